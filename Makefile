@@ -1,0 +1,29 @@
+# The two commands a user needs: `make demo` (the main job on the built-in dataset) and `make test`.
+# Each installs what is missing first (scripts/bootstrap.sh), then configures and builds.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+
+.PHONY: all build test test-unit demo bench format clean
+
+all: build
+
+build:
+	@scripts/build.sh $(BUILD) $(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-unit: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
+
+demo: build
+	@scripts/demo.sh $(BUILD)
+
+bench: build
+	@scripts/bench.sh $(BUILD)
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.h')
+
+clean:
+	rm -rf $(BUILD)

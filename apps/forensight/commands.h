@@ -1,0 +1,14 @@
+// Each subcommand lives in its own file and registers itself on the top-level CLI11 app: it only
+// parses options and calls the library.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace forensight::app {
+
+void register_data_command(CLI::App& app);
+void register_train_command(CLI::App& app);
+void register_eval_command(CLI::App& app);
+void register_predict_command(CLI::App& app);
+void register_bench_command(CLI::App& app);
+
+}  // namespace forensight::app

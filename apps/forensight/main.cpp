@@ -1,0 +1,38 @@
+// forensight: train, evaluate and serve detectors of AI-generated images. This file only wires the
+// subcommands together and turns errors into a message and a non-zero exit.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <exception>
+
+#include "commands.h"
+#include "forensight/core/error.h"
+#include "forensight/core/log.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Forensight: detectors of AI-generated images (0 = real, 1 = AI-generated)"};
+  app.require_subcommand(1);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off (default info)")
+      ->envname("FORENSIGHT_LOG_LEVEL");
+  app.parse_complete_callback([&] { forensight::init_logging(log_level); });
+
+  forensight::app::register_data_command(app);
+  forensight::app::register_train_command(app);
+  forensight::app::register_eval_command(app);
+  forensight::app::register_predict_command(app);
+  forensight::app::register_bench_command(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const forensight::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what Forensight needs on a fresh Debian 12 machine: Debian's -dev packages and a Python
+# virtual environment holding the pinned torch wheel (LibTorch for C++, and the Python peers the
+# benchmarks compare against). Idempotent and quick when everything is already there, so every
+# make target can call it. The venv lives outside the checkout so later clones reuse it.
+set -euo pipefail
+
+TORCH_VERSION="${FORENSIGHT_TORCH_VERSION:-2.11.0}"
+TORCHVISION_VERSION="${FORENSIGHT_TORCHVISION_VERSION:-0.26.0}"
+VENV="${FORENSIGHT_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/forensight/venv-torch-${TORCH_VERSION}}"
+
+APT_PACKAGES=(
+  cmake g++ make pkg-config python3 python3-venv
+  libturbojpeg0-dev libpng-dev libwebp-dev zlib1g-dev
+  libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libcpp-httplib-dev
+  libgtest-dev mate-backgrounds
+)
+PIP_PACKAGES=(
+  "torch==${TORCH_VERSION}" "torchvision==${TORCHVISION_VERSION}"
+  pillow numpy scikit-learn safetensors
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bootstrap: installing Debian packages: ${missing[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+stamp="$VENV/.forensight-ok"
+if [ ! -f "$stamp" ]; then
+  echo "bootstrap: creating Python environment $VENV (torch ${TORCH_VERSION}; first time only)" >&2
+  PY="${FORENSIGHT_PYTHON:-python3}"
+  "$PY" -m venv "$VENV" 2>/dev/null || { "$PY" -m pip install -q virtualenv && "$PY" -m virtualenv -q "$VENV"; }
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+  "$VENV/bin/python" -m pip install -q "${PIP_PACKAGES[@]}"
+  "$VENV/bin/python" -c "import torch, torchvision; print('bootstrap: torch', torch.__version__, 'torchvision', torchvision.__version__)" >&2
+  touch "$stamp"
+fi
+echo "$VENV"

@@ -1,0 +1,33 @@
+// Per-sample transforms from a decoded image to a fixed-size uint8 image: resize (antialiased,
+// matching torchvision's Resize) or crops at native resolution, flips, and the CNNDetection-style
+// blur and JPEG re-compression augmentations, each with its own probability.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "forensight/data/image.h"
+
+namespace forensight::data {
+
+enum class SizeMode {
+  kResize,        // resize the whole image to image_size_px x image_size_px (torchvision Resize)
+  kCenterCrop,    // resize the short side to resize_px, then center-crop image_size_px
+  kRandomCrop,    // random image_size_px crop at native resolution (keeps upsampling traces)
+  kNativeCenter,  // center crop at native resolution (evaluation counterpart of kRandomCrop)
+};
+
+struct TransformOptions {
+  int image_size_px = 224;     // output side
+  SizeMode size_mode = SizeMode::kResize;
+  int resize_px = 256;         // short side before center crop (kCenterCrop only)
+  double hflip_prob = 0.0;     // horizontal flip
+  double blur_prob = 0.0;      // Gaussian blur with sigma uniform in [blur_sigma_min, max]
+  double blur_sigma_min = 0.0;
+  double blur_sigma_max = 3.0;
+  double jpeg_prob = 0.0;      // JPEG re-compression with quality uniform in [min, max]
+  int jpeg_quality_min = 30;
+  int jpeg_quality_max = 100;
+  int64_t max_pixels = 100'000'000;  // refuse images whose header declares more
+};
+
+}  // namespace forensight::data

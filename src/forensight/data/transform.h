@@ -3,6 +3,7 @@
 // blur and JPEG re-compression augmentations, each with its own probability.
 #pragma once
 #include <cstdint>
+#include <random>
 #include <string>
 
 #include "forensight/data/image.h"
@@ -29,5 +30,14 @@ struct TransformOptions {
   int jpeg_quality_max = 100;
   int64_t max_pixels = 100'000'000;  // refuse images whose header declares more
 };
+
+// The decode hint for this transform: the smallest side a DCT-scaled JPEG decode may produce
+// without losing pixels the transform needs (0 = decode at full size, e.g. native crops).
+int decode_min_side_px(const TransformOptions& options);
+
+// Applies the transform to one decoded image; random choices draw from rng only, so a sample's
+// output depends on (its seed, its epoch) and not on which thread ran it.
+// in: (H, W, 3) uint8 -> (image_size_px, image_size_px, 3) uint8
+Image apply_transform(const Image& in, const TransformOptions& options, std::mt19937_64& rng);
 
 }  // namespace forensight::data

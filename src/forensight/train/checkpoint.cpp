@@ -1,0 +1,129 @@
+#include "forensight/train/checkpoint.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "forensight/core/error.h"
+
+namespace forensight::train {
+namespace {
+
+constexpr int64_t kCheckpointVersion = 1;
+
+void fsync_path(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+torch::Tensor progress_tensor(const TrainProgress& p) {
+  return torch::tensor({p.epoch, p.batch_in_epoch, p.step, static_cast<int64_t>(p.has_best),
+                        p.epochs_without_improvement},
+                       torch::kInt64);
+}
+
+void check_readable(const std::string& path) {
+  FS_CHECK(std::filesystem::is_regular_file(path),
+           "checkpoint '{}' does not exist or is not a file", path);
+}
+
+Checkpoint read_fields(torch::serialize::InputArchive& archive, const std::string& path) {
+  c10::IValue version;
+  FS_CHECK(archive.try_read("forensight_checkpoint_version", version),
+           "'{}' is not a Forensight checkpoint (no version field)", path);
+  FS_CHECK(version.toInt() == kCheckpointVersion,
+           "checkpoint '{}' has format version {}, this build reads version {}", path,
+           version.toInt(), kCheckpointVersion);
+  Checkpoint c;
+  c10::IValue config;
+  archive.read("config_json", config);
+  c.config_json = config.toStringRef();
+  torch::Tensor progress;
+  archive.read("progress", progress);
+  auto p = progress.accessor<int64_t, 1>();
+  c.progress.epoch = p[0];
+  c.progress.batch_in_epoch = p[1];
+  c.progress.step = p[2];
+  c.progress.has_best = p[3] != 0;
+  c.progress.epochs_without_improvement = p[4];
+  torch::Tensor best;
+  archive.read("best_metric", best);
+  c.progress.best_metric = best.item<double>();
+  return c;
+}
+
+torch::serialize::InputArchive open_archive(const std::string& path, const torch::Device& device) {
+  check_readable(path);
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path, device);
+  } catch (const c10::Error& e) {
+    fail("cannot read checkpoint '{}': not a LibTorch archive or truncated ({})", path,
+         e.what_without_backtrace());
+  }
+  return archive;
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, torch::nn::Module& model,
+                     const torch::optim::Optimizer* optimizer, const Checkpoint& checkpoint) {
+  torch::serialize::OutputArchive archive;
+  archive.write("forensight_checkpoint_version", c10::IValue(kCheckpointVersion));
+  archive.write("config_json", c10::IValue(checkpoint.config_json));
+  archive.write("progress", progress_tensor(checkpoint.progress));
+  archive.write("best_metric", torch::tensor(checkpoint.progress.best_metric, torch::kFloat64));
+  archive.write("cpu_rng_state", at::detail::getDefaultCPUGenerator().get_state());
+
+  torch::serialize::OutputArchive model_archive;
+  model.save(model_archive);
+  archive.write("model", model_archive);
+  if (optimizer) {
+    torch::serialize::OutputArchive optimizer_archive;
+    optimizer->save(optimizer_archive);
+    archive.write("optimizer", optimizer_archive);
+  }
+
+  const std::string tmp = path + ".tmp";
+  archive.save_to(tmp);
+  fsync_path(tmp);
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  FS_CHECK(!ec, "cannot move checkpoint into place at '{}': {}", path, ec.message());
+  fsync_path(std::filesystem::path(path).parent_path().string());
+}
+
+Checkpoint read_checkpoint_header(const std::string& path) {
+  auto archive = open_archive(path, torch::kCPU);
+  return read_fields(archive, path);
+}
+
+Checkpoint load_checkpoint(const std::string& path, torch::nn::Module& model,
+                           torch::optim::Optimizer* optimizer, const torch::Device& device) {
+  auto archive = open_archive(path, device);
+  Checkpoint c = read_fields(archive, path);
+  torch::serialize::InputArchive model_archive;
+  FS_CHECK(archive.try_read("model", model_archive), "checkpoint '{}' holds no model", path);
+  try {
+    model.load(model_archive);
+  } catch (const c10::Error& e) {
+    fail("checkpoint '{}' does not match the model it was loaded into: {}", path,
+         e.what_without_backtrace());
+  }
+  if (optimizer) {
+    torch::serialize::InputArchive optimizer_archive;
+    FS_CHECK(archive.try_read("optimizer", optimizer_archive),
+             "checkpoint '{}' holds no optimiser state; it cannot resume training", path);
+    optimizer->load(optimizer_archive);
+    torch::Tensor rng_state;
+    archive.read("cpu_rng_state", rng_state);
+    at::detail::getDefaultCPUGenerator().set_state(rng_state);
+  }
+  return c;
+}
+
+}  // namespace forensight::train

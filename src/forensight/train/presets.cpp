@@ -1,0 +1,99 @@
+#include "forensight/train/presets.h"
+
+#include <fmt/ranges.h>
+
+#include "forensight/core/error.h"
+
+namespace forensight::train {
+namespace {
+
+// The seed study's ResNet18 recipe: resize 224, ImageNet normalisation, Adam 1e-4, batch 64,
+// split 50k/15k/15k.
+TrainOptions resnet18_recipe() {
+  TrainOptions o;
+  o.model = "resnet18";
+  o.image_size_px = 224;
+  o.size_mode = "resize";
+  o.normalization = "imagenet";
+  o.optimizer = "adam";
+  o.lr = 1e-4;
+  o.batch_size = 64;
+  o.split = "50000/15000/15000";
+  o.epochs = 10;
+  return o;
+}
+
+// The seed study's ViT recipe: ViT-B/16, normalisation 0.5/0.5, AdamW 5e-5, batch 16,
+// split 40k/5k/5k.
+TrainOptions vit_recipe() {
+  TrainOptions o;
+  o.model = "vit-base";
+  o.image_size_px = 224;
+  o.size_mode = "resize";
+  o.normalization = "half";
+  o.optimizer = "adamw";
+  o.lr = 5e-5;
+  o.weight_decay = 0.05;
+  o.batch_size = 16;
+  o.split = "40000/5000/5000";
+  o.epochs = 10;
+  return o;
+}
+
+// CPU versions: native-resolution crops (no resize, so the generator's upsampling traces survive
+// and a small input suffices), fractions instead of counts, a larger learning rate with a cosine
+// decay because they train for few steps.
+TrainOptions resnet18_cpu_recipe() {
+  TrainOptions o = resnet18_recipe();
+  o.image_size_px = 96;
+  o.size_mode = "random-crop";
+  o.batch_size = 32;
+  o.lr = 1e-3;
+  o.lr_schedule = "cosine";
+  o.lr_warmup_steps = 10;
+  o.split = "0.7/0.15/0.15";
+  o.epochs = 4;
+  return o;
+}
+
+TrainOptions vit_cpu_recipe() {
+  TrainOptions o = vit_recipe();
+  o.model = "vit-tiny";
+  o.image_size_px = 64;
+  o.size_mode = "random-crop";
+  o.batch_size = 32;
+  o.lr = 5e-4;
+  o.lr_schedule = "cosine";
+  o.lr_warmup_steps = 20;
+  o.split = "0.7/0.15/0.15";
+  o.epochs = 6;
+  return o;
+}
+
+struct Preset {
+  const char* name;
+  TrainOptions (*make)();
+};
+
+constexpr Preset kPresets[] = {
+    {"resnet18", resnet18_recipe},
+    {"vit", vit_recipe},
+    {"resnet18-cpu", resnet18_cpu_recipe},
+    {"vit-cpu", vit_cpu_recipe},
+};
+
+}  // namespace
+
+TrainOptions preset_options(const std::string& name) {
+  for (const auto& preset : kPresets)
+    if (name == preset.name) return preset.make();
+  fail("unknown preset '{}': valid presets are {}", name, fmt::join(preset_names(), ", "));
+}
+
+std::vector<std::string> preset_names() {
+  std::vector<std::string> names;
+  for (const auto& preset : kPresets) names.push_back(preset.name);
+  return names;
+}
+
+}  // namespace forensight::train

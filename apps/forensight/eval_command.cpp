@@ -1,12 +1,110 @@
-// forensight eval: placeholder registration until the subcommand lands.
+// forensight eval: a checkpoint on a labelled set (its held-out split by default) -> metrics,
+// per-source rows, ROC plot, robustness sweep, report. The work is in src/forensight/eval.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
 #include "commands.h"
+#include "forensight/core/device.h"
 #include "forensight/core/error.h"
+#include "forensight/data/split.h"
+#include "forensight/eval/evaluate.h"
 
 namespace forensight::app {
+namespace {
+
+struct EvalCommand {
+  std::string checkpoint;
+  std::string data_path;
+  std::string split = "auto";
+  std::string split_file;
+  std::string json_path;
+  std::string report_dir;
+  std::string device = "cpu";
+  int threads = 0;
+  eval::EvaluateOptions options;
+};
+
+// The split file: given, or the run directory's (checkpoints live in RUN_DIR/checkpoints/).
+std::string find_split_file(const EvalCommand& c) {
+  if (!c.split_file.empty()) return c.split_file;
+  const auto run_dir = std::filesystem::path(c.checkpoint).parent_path().parent_path();
+  const auto candidate = run_dir / "split.json";
+  return std::filesystem::exists(candidate) ? candidate.string() : std::string();
+}
+
+std::vector<int64_t> select_indices(const EvalCommand& c, const data::Dataset& dataset) {
+  if (c.split == "all") return {};
+  const std::string split_file = find_split_file(c);
+  if (split_file.empty()) {
+    FS_CHECK(c.split == "auto",
+             "--split {} needs a split file: pass --split-file RUN_DIR/split.json, or --split all",
+             c.split);
+    spdlog::info("no split file found next to the checkpoint: evaluating all {} images",
+                 dataset.size());
+    return {};
+  }
+  const data::Split split = data::load_split(split_file, dataset);
+  const std::string which = c.split == "auto" ? "test" : c.split;
+  spdlog::info("evaluating the {} split of {} ({})", which, split_file, dataset.root);
+  const auto& indices = which == "test" ? split.test : which == "val" ? split.val : split.train;
+  FS_CHECK(!indices.empty(), "the {} split in '{}' is empty", which, split_file);
+  return indices;
+}
+
+void run_eval(EvalCommand& c) {
+  set_thread_counts(c.threads, 0);
+  eval::Detector detector = eval::load_detector(c.checkpoint, parse_device(c.device));
+  const data::Dataset dataset = data::load_dataset(c.data_path);
+  const auto indices = select_indices(c, dataset);
+  c.options.report_dir = c.report_dir;
+  const nlohmann::json report = eval::evaluate(detector, dataset, indices, c.options);
+  const auto& m = report.at("metrics");
+  fmt::print("images {}  accuracy {:.4f}  ROC-AUC {}  AP {}  EER {}  macro-F1 {:.4f}\n",
+             m.at("count").get<int64_t>(), m.at("accuracy").get<double>(), m.at("roc_auc").dump(),
+             m.at("average_precision").dump(), m.at("equal_error_rate").dump(),
+             m.at("macro_f1").get<double>());
+  if (!c.json_path.empty()) {
+    std::ofstream out(c.json_path);
+    FS_CHECK(out.good(), "cannot write --json file '{}'", c.json_path);
+    out << report.dump(2) << '\n';
+  }
+}
+
+}  // namespace
 
 void register_eval_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("eval", "(not built yet)");
-  cmd->callback([] { fail("'forensight eval' is not built yet"); });
+  auto c = std::make_shared<EvalCommand>();
+  auto* cmd = app.add_subcommand("eval", "Evaluate a checkpoint on a labelled set");
+  cmd->add_option("--checkpoint", c->checkpoint, "checkpoint (.pt) from `forensight train`")
+      ->required();
+  cmd->add_option("--data", c->data_path, "class folders or a CSV manifest")->required();
+  cmd->add_option("--split", c->split,
+                  "which images: auto (the test split when a split file is found, else all), "
+                  "test, val, train, all (default auto)")
+      ->check(CLI::IsMember({"auto", "test", "val", "train", "all"}));
+  cmd->add_option("--split-file", c->split_file,
+                  "split.json of the run (default: the one next to the checkpoint's run)");
+  cmd->add_option("--json", c->json_path, "also write the report as JSON to this file");
+  cmd->add_option("--report-dir", c->report_dir, "write report.json, report.md and roc.png here");
+  cmd->add_option("--threshold", c->options.threshold, "P(AI-generated) threshold (default 0.5)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--jpeg", c->options.jpeg_qualities, "robustness: JPEG qualities, e.g. 95,75,50")
+      ->delimiter(',');
+  cmd->add_option("--blur", c->options.blur_sigmas, "robustness: blur sigmas, e.g. 1,2")
+      ->delimiter(',');
+  cmd->add_option("--downscale", c->options.downscales, "robustness: downscale factors, e.g. 0.5")
+      ->delimiter(',');
+  cmd->add_option("--batch-size", c->options.batch_size, "images per forward pass (default 64)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--workers", c->options.workers, "loader threads (default 2)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--device", c->device, "cpu, cuda or cuda:N (default cpu)");
+  cmd->add_option("--threads", c->threads, "intra-op threads (0 = LibTorch default)");
+  cmd->callback([c] { run_eval(*c); });
 }
 
 }  // namespace forensight::app

@@ -1,12 +1,116 @@
-// forensight predict: placeholder registration until the subcommand lands.
+// forensight predict: checkpoints × images -> P(AI-generated) per image, side by side when several
+// checkpoints are given, with their mean; a table on stdout, JSON or CSV on request.
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <iostream>
+#include <memory>
+
 #include "commands.h"
+#include "forensight/core/device.h"
 #include "forensight/core/error.h"
+#include "forensight/eval/predictor.h"
 
 namespace forensight::app {
+namespace {
+
+struct PredictCommand {
+  std::vector<std::string> checkpoints;
+  std::vector<std::string> inputs;
+  std::string json_path;
+  std::string csv_path;
+  double threshold = 0.5;
+  std::string device = "cpu";
+  int threads = 0;
+};
+
+void run_predict(PredictCommand& c) {
+  set_thread_counts(c.threads, 0);
+  const torch::Device device = parse_device(c.device);
+  std::vector<eval::Detector> detectors;
+  for (const auto& checkpoint : c.checkpoints)
+    detectors.push_back(eval::load_detector(checkpoint, device));
+  const auto paths = eval::expand_inputs(c.inputs);
+  FS_CHECK(!paths.empty(), "no images found in {}", fmt::join(c.inputs, ", "));
+
+  nlohmann::json results = nlohmann::json::array();
+  std::ofstream csv;
+  if (!c.csv_path.empty()) {
+    csv.open(c.csv_path);
+    FS_CHECK(csv.good(), "cannot write --csv file '{}'", c.csv_path);
+    csv << "path,model,checkpoint,probability_fake,label,milliseconds,error\n";
+  }
+  int64_t failed = 0;
+  for (const auto& path : paths) {
+    nlohmann::json row = {{"path", path}, {"models", nlohmann::json::array()}};
+    double sum = 0.0;
+    int ok = 0;
+    std::string line = path;
+    for (auto& detector : detectors) {
+      const eval::Prediction p = eval::predict_file(detector, path, c.threshold);
+      nlohmann::json m = {{"model", p.model},
+                          {"checkpoint", detector.checkpoint_path},
+                          {"milliseconds", p.milliseconds}};
+      if (p.error.empty()) {
+        m["probability_fake"] = p.probability_fake;
+        m["label"] = p.label;
+        sum += p.probability_fake;
+        ++ok;
+        line += fmt::format("  {}: {} P(AI)={:.4f} ({:.1f} ms)", p.model,
+                            p.label == 1 ? "AI-generated" : "real", p.probability_fake,
+                            p.milliseconds);
+      } else {
+        m["error"] = p.error;
+        line += fmt::format("  {}: unreadable ({})", p.model, p.error);
+      }
+      if (csv.is_open()) {
+        std::string error = p.error;
+        std::replace(error.begin(), error.end(), '"', '\'');
+        csv << fmt::format("\"{}\",{},\"{}\",{},{},{:.3f},\"{}\"\n", path, p.model,
+                           detector.checkpoint_path, p.error.empty() ? p.probability_fake : -1.0,
+                           p.label, p.milliseconds, error);
+      }
+      row["models"].push_back(m);
+    }
+    if (ok == 0) ++failed;
+    if (ok > 0 && detectors.size() > 1) {
+      row["mean_probability_fake"] = sum / ok;
+      row["mean_label"] = sum / ok >= c.threshold ? 1 : 0;
+      line += fmt::format("  mean P(AI)={:.4f}", sum / ok);
+    }
+    std::cout << line << '\n';
+    results.push_back(row);
+  }
+  if (!c.json_path.empty()) {
+    if (c.json_path == "-") {
+      std::cout << results.dump(2) << '\n';
+    } else {
+      std::ofstream out(c.json_path);
+      FS_CHECK(out.good(), "cannot write --json file '{}'", c.json_path);
+      out << results.dump(2) << '\n';
+    }
+  }
+  if (failed > 0) fmt::print(stderr, "{} of {} images could not be read\n", failed, paths.size());
+}
+
+}  // namespace
 
 void register_predict_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("predict", "(not built yet)");
-  cmd->callback([] { fail("'forensight predict' is not built yet"); });
+  auto c = std::make_shared<PredictCommand>();
+  auto* cmd = app.add_subcommand("predict", "P(AI-generated) for images, folders, globs or a CSV");
+  cmd->add_option("--checkpoint", c->checkpoints,
+                  "checkpoint(s) from `forensight train`; several give side-by-side answers")
+      ->required();
+  cmd->add_option("inputs", c->inputs, "image files, folders, glob patterns or CSV manifests")
+      ->required();
+  cmd->add_option("--json", c->json_path, "write results as JSON to this file (- = stdout)");
+  cmd->add_option("--csv", c->csv_path, "write results as CSV to this file");
+  cmd->add_option("--threshold", c->threshold, "P(AI-generated) threshold (default 0.5)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--device", c->device, "cpu, cuda or cuda:N (default cpu)");
+  cmd->add_option("--threads", c->threads, "intra-op threads (0 = LibTorch default)");
+  cmd->callback([c] { run_predict(*c); });
 }
 
 }  // namespace forensight::app

@@ -49,7 +49,7 @@ struct TrainOptions {
   int checkpoint_every_epochs = 1;     // also keep epoch-N checkpoints every N epochs (0 = only last/best)
   int64_t checkpoint_every_steps = 0;  // write `last` every N steps too (0 = at epoch ends only)
   int64_t log_every_steps = 10;        // metrics.jsonl step records
-  uint64_t seed = 0;                   // fixes split, init, shuffling, augmentation
+  int64_t seed = 0;                    // fixes split, init, shuffling, augmentation
 
   // Execution
   std::string device = "cpu";          // cpu, cuda, cuda:N

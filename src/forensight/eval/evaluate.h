@@ -1,0 +1,40 @@
+// Evaluation of a detector on a labelled set: metrics, per-source rows, a ROC plot and the
+// robustness sweep (the same images re-evaluated under JPEG re-compression, blur and downscaling),
+// written as report.json + report.md.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "forensight/data/dataset.h"
+#include "forensight/eval/detector.h"
+#include "forensight/eval/inference.h"
+
+namespace forensight::eval {
+
+// Loss, accuracy and ROC-AUC of an inference pass: the validation record of an epoch.
+nlohmann::json summarize(const InferenceResult& inference, double threshold = 0.5);
+
+struct EvaluateOptions {
+  double threshold = 0.5;              // P(AI-generated) at or above = AI-generated
+  int batch_size = 64;
+  int workers = 2;
+  std::vector<int> jpeg_qualities;     // robustness: re-compress at each quality
+  std::vector<double> blur_sigmas;     // robustness: Gaussian blur of each sigma (pixels)
+  std::vector<double> downscales;      // robustness: downscale by each factor in (0, 1)
+  std::string report_dir;              // where report.json/.md and roc.png go ("" = none)
+  std::string title = "Evaluation";
+};
+
+// Evaluates `detector` on dataset.samples[indices] (all when empty); returns the report's JSON.
+nlohmann::json evaluate(Detector& detector, const data::Dataset& dataset,
+                        const std::vector<int64_t>& indices, const EvaluateOptions& options);
+
+// The trainer's final report from an inference pass it already ran.
+nlohmann::json write_evaluation_report(const InferenceResult& inference,
+                                       const data::Dataset& dataset, const std::string& folder,
+                                       const std::string& split_name,
+                                       const std::string& checkpoint);
+
+}  // namespace forensight::eval

@@ -1,0 +1,72 @@
+#include "forensight/train/train_option_table.h"
+
+#include "forensight/models/registry.h"
+
+namespace forensight::train {
+
+std::vector<OptionSpec> train_option_specs(TrainOptions& o) {
+  return {
+      // Data
+      {"data", &o.data_path, "class folders or a CSV manifest (Kaggle layout)"},
+      {"out", &o.out_dir, "run directory (config, split, metrics, checkpoints, report)"},
+      {"split", &o.split, "train/val/test as counts (50000/15000/15000) or fractions (0.8/0.1/0.1)"},
+      {"cache", &o.cache_path, "decoded cache from `forensight data cache` to read instead of images"},
+      {"image-size", &o.image_size_px, "model input side in pixels"},
+      {"size-mode", &o.size_mode, "how images reach image-size",
+       {"resize", "center-crop", "random-crop"}},
+      {"hflip-prob", &o.hflip_prob, "probability of a horizontal flip (training only)"},
+      {"blur-prob", &o.blur_prob, "probability of a Gaussian blur, sigma in [0, 3] (training only)"},
+      {"jpeg-prob", &o.jpeg_prob, "probability of JPEG re-compression, quality in [30, 100]"},
+      {"normalization", &o.normalization, "input normalisation", {"imagenet", "half"}},
+      // Model
+      {"model", &o.model, "architecture", models::model_names()},
+      {"init", &o.init_weights, "safetensors weights to start from (head replaced if needed)"},
+      {"channels-last", &o.channels_last, "NHWC memory format for convolutions"},
+      // Optimisation
+      {"optimizer", &o.optimizer, "optimiser", {"sgd", "adam", "adamw"}},
+      {"lr", &o.lr, "base learning rate"},
+      {"lr-min", &o.lr_min, "floor of the cosine schedule"},
+      {"lr-schedule", &o.lr_schedule, "learning-rate schedule", {"constant", "step", "cosine"}},
+      {"lr-warmup-steps", &o.lr_warmup_steps, "linear warm-up steps"},
+      {"lr-step-size-epochs", &o.lr_step_size_epochs, "step schedule: decay every N epochs"},
+      {"lr-step-gamma", &o.lr_step_gamma, "step schedule: decay factor"},
+      {"momentum", &o.momentum, "SGD momentum"},
+      {"nesterov", &o.nesterov, "SGD Nesterov momentum"},
+      {"weight-decay", &o.weight_decay, "L2 (sgd, adam) or decoupled (adamw) weight decay"},
+      {"label-smoothing", &o.label_smoothing, "cross-entropy label smoothing in [0, 1)"},
+      {"grad-clip-norm", &o.grad_clip_norm, "clip the global gradient norm (0 = off)"},
+      // Loop
+      {"epochs", &o.epochs, "training epochs"},
+      {"batch-size", &o.batch_size, "images per optimiser step"},
+      {"max-steps", &o.max_steps, "stop after this many optimiser steps (0 = no limit)"},
+      {"early-stop-metric", &o.early_stop_metric, "validation metric for best/early stop",
+       {"val_loss", "val_accuracy", "val_auc"}},
+      {"early-stop-patience", &o.early_stop_patience, "epochs without improvement (0 = off)"},
+      {"checkpoint-every-epochs", &o.checkpoint_every_epochs, "keep epoch-N checkpoints (0 = off)"},
+      {"checkpoint-every-steps", &o.checkpoint_every_steps, "also write `last` every N steps"},
+      {"log-every-steps", &o.log_every_steps, "metrics.jsonl step records and log lines"},
+      {"seed", &o.seed, "fixes split, initialisation, shuffling and augmentation"},
+      // Execution
+      {"device", &o.device, "cpu, cuda or cuda:N", {}, "FORENSIGHT_DEVICE"},
+      {"threads", &o.threads, "intra-op threads (0 = LibTorch default)", {}, "FORENSIGHT_THREADS"},
+      {"interop-threads", &o.interop_threads, "inter-op threads (0 = LibTorch default)"},
+      {"workers", &o.workers, "loader threads (0 = decode in the training thread)", {},
+       "FORENSIGHT_WORKERS"},
+      {"eval-batch-size", &o.eval_batch_size, "batch size for validation and test (0 = batch-size)"},
+  };
+}
+
+TrainOptions train_options_from_json(const nlohmann::json& config, const std::string& origin) {
+  TrainOptions options;
+  OptionTable table("config", train_option_specs(options));
+  table.apply_json(config, origin);
+  return options;
+}
+
+nlohmann::json train_options_to_json(const TrainOptions& options) {
+  TrainOptions copy = options;
+  OptionTable table("config", train_option_specs(copy));
+  return table.to_json();
+}
+
+}  // namespace forensight::train

@@ -8,8 +8,8 @@
 
 namespace forensight::data {
 namespace {
-using testing::ScratchDir;
-using testing::write_text;
+using test_files::ScratchDir;
+using test_files::write_text;
 
 std::string error_of(const std::string& path) {
   try {

@@ -101,7 +101,7 @@ TEST(SplitTest, GroupsStayInOneSplit) {
 }
 
 TEST(SplitTest, SaveAndLoadRoundTripAndRefuseChangedData) {
-  testing::ScratchDir dir("split");
+  test_files::ScratchDir dir("split");
   Dataset d = make_dataset(50, 0.5);
   Split s = make_split(d, parse_split_spec("30/10/10"), 1);
   std::string file = dir / "run/split.json";
@@ -122,7 +122,7 @@ TEST(SplitTest, SaveAndLoadRoundTripAndRefuseChangedData) {
 }
 
 TEST(SplitTest, SavedPathsAreRelativeSoTheDataMayMove) {
-  testing::ScratchDir dir("split-move");
+  test_files::ScratchDir dir("split-move");
   Dataset d = make_dataset(10, 0.5);
   Split s = make_split(d, parse_split_spec("0.5/0.5"), 1);
   save_split(s, d, dir / "split.json");

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace forensight::testing {
+namespace forensight::test_files {
 
 // A fresh folder under the system temp dir, removed with its contents on destruction.
 class ScratchDir {
@@ -69,4 +69,4 @@ inline void write_jpeg(const std::string& path, int width, int height, int seed,
   tjDestroy(handle);
 }
 
-}  // namespace forensight::testing
+}  // namespace forensight::test_files

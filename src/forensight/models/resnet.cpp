@@ -1,0 +1,141 @@
+// ResNet18 as torchvision builds it: the same modules in the same order under the same names, and
+// the same initialisation (kaiming normal fan_out for convolutions, BN weight 1 / bias 0).
+#include "forensight/models/resnet.h"
+
+#include "forensight/core/error.h"
+#include "forensight/models/shape.h"
+
+namespace forensight::models {
+namespace {
+
+namespace nn = torch::nn;
+
+nn::Conv2d conv3x3(int64_t in_channels, int64_t out_channels, int64_t stride) {
+  return nn::Conv2d(nn::Conv2dOptions(in_channels, out_channels, /*kernel_size=*/3)
+                        .stride(stride)
+                        .padding(1)
+                        .bias(false));
+}
+
+constexpr int64_t kStageWidths[4] = {64, 128, 256, 512};
+
+}  // namespace
+
+BasicBlockImpl::BasicBlockImpl(int64_t in_channels, int64_t out_channels, int64_t stride)
+    : conv1_(conv3x3(in_channels, out_channels, stride)),
+      bn1_(nn::BatchNorm2dOptions(out_channels)),
+      conv2_(conv3x3(out_channels, out_channels, /*stride=*/1)),
+      bn2_(nn::BatchNorm2dOptions(out_channels)) {
+  register_module("conv1", conv1_);
+  register_module("bn1", bn1_);
+  register_module("conv2", conv2_);
+  register_module("bn2", bn2_);
+  if (stride != 1 || in_channels != out_channels) {
+    downsample_ =
+        nn::Sequential(nn::Conv2d(nn::Conv2dOptions(in_channels, out_channels, /*kernel_size=*/1)
+                                      .stride(stride)
+                                      .bias(false)),
+                       nn::BatchNorm2d(nn::BatchNorm2dOptions(out_channels)));
+    register_module("downsample", downsample_);
+  }
+}
+
+torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
+  // x: (B, C_in, H, W)
+  torch::Tensor identity = downsample_ ? downsample_->forward(x) : x;  // (B, C_out, H/s, W/s)
+  torch::Tensor out = torch::relu(bn1_(conv1_(x)));                    // (B, C_out, H/s, W/s)
+  out = bn2_(conv2_(out));                                             // (B, C_out, H/s, W/s)
+  return torch::relu(out + identity);
+}
+
+nn::Sequential make_resnet_stage(int64_t in_channels, int64_t out_channels, int64_t num_blocks,
+                                 int64_t stride) {
+  FS_CHECK(num_blocks >= 1, "a ResNet stage needs at least one block, got {}", num_blocks);
+  nn::Sequential stage;
+  stage->push_back(BasicBlock(in_channels, out_channels, stride));
+  for (int64_t i = 1; i < num_blocks; ++i)
+    stage->push_back(BasicBlock(out_channels, out_channels, /*stride=*/1));
+  return stage;
+}
+
+ResNetImpl::ResNetImpl(const ResNetOptions& options)
+    : options_(options),
+      conv1_(nn::Conv2dOptions(3, kStageWidths[0], /*kernel_size=*/7)
+                 .stride(2)
+                 .padding(3)
+                 .bias(false)),
+      bn1_(nn::BatchNorm2dOptions(kStageWidths[0])),
+      maxpool_(nn::MaxPool2dOptions(/*kernel_size=*/3).stride(2).padding(1)),
+      layer1_(make_resnet_stage(kStageWidths[0], kStageWidths[0], options.blocks_per_stage[0],
+                                /*stride=*/1)),
+      layer2_(make_resnet_stage(kStageWidths[0], kStageWidths[1], options.blocks_per_stage[1],
+                                /*stride=*/2)),
+      layer3_(make_resnet_stage(kStageWidths[1], kStageWidths[2], options.blocks_per_stage[2],
+                                /*stride=*/2)),
+      layer4_(make_resnet_stage(kStageWidths[2], kStageWidths[3], options.blocks_per_stage[3],
+                                /*stride=*/2)),
+      fc_(nn::LinearOptions(kStageWidths[3], options.num_classes)) {
+  FS_CHECK(options.num_classes >= 1, "num_classes must be >= 1, got {}", options.num_classes);
+  register_module("conv1", conv1_);
+  register_module("bn1", bn1_);
+  register_module("maxpool", maxpool_);
+  register_module("layer1", layer1_);
+  register_module("layer2", layer2_);
+  register_module("layer3", layer3_);
+  register_module("layer4", layer4_);
+  register_module("fc", fc_);
+  init_weights();
+  if (options_.channels_last) {
+    // Module::to takes no memory format: convert each 4-d weight in place.
+    torch::NoGradGuard no_grad;
+    for (auto& parameter : parameters())
+      if (parameter.dim() == 4)
+        parameter.set_data(parameter.contiguous(torch::MemoryFormat::ChannelsLast));
+  }
+}
+
+void ResNetImpl::init_weights() {
+  // torchvision: kaiming_normal_(mode="fan_out", nonlinearity="relu") for every convolution,
+  // BatchNorm weight 1 and bias 0; the Linear keeps its default (kaiming uniform) init.
+  torch::NoGradGuard no_grad;
+  for (auto& module : modules(/*include_self=*/false)) {
+    if (auto* conv = module->as<nn::Conv2d>()) {
+      nn::init::kaiming_normal_(conv->weight, /*a=*/0, torch::kFanOut, torch::kReLU);
+    } else if (auto* bn = module->as<nn::BatchNorm2d>()) {
+      nn::init::ones_(bn->weight);
+      nn::init::zeros_(bn->bias);
+    }
+  }
+}
+
+void ResNetImpl::reset_head(int64_t num_classes) {
+  FS_CHECK(num_classes >= 1, "num_classes must be >= 1, got {}", num_classes);
+  auto device = fc_->weight.device();
+  auto dtype = fc_->weight.scalar_type();
+  fc_ = replace_module("fc", nn::Linear(nn::LinearOptions(kStageWidths[3], num_classes)));
+  fc_->to(device, dtype);
+  options_.num_classes = num_classes;
+}
+
+torch::Tensor ResNetImpl::forward(torch::Tensor x) {
+  // x: (B, 3, H, W) float
+  FS_CHECK(x.dim() == 4 && x.size(1) == 3, "ResNet expects (B, 3, H, W) input, got {}",
+           format_shape(x.sizes()));
+  if (options_.channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+  x = maxpool_(torch::relu(bn1_(conv1_(x))));            // (B, 64, H/4, W/4)
+  x = layer1_->forward(x);                               // (B, 64, H/4, W/4)
+  x = layer2_->forward(x);                               // (B, 128, H/8, W/8)
+  x = layer3_->forward(x);                               // (B, 256, H/16, W/16)
+  x = layer4_->forward(x);                               // (B, 512, H/32, W/32)
+  x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);  // (B, 512)
+  return fc_(x);                                         // (B, num_classes)
+}
+
+ResNet resnet18(int64_t num_classes, bool channels_last) {
+  ResNetOptions options;
+  options.num_classes = num_classes;
+  options.channels_last = channels_last;
+  return ResNet(options);
+}
+
+}  // namespace forensight::models

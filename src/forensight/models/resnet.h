@@ -1,0 +1,68 @@
+// ResNet18 with torchvision's exact architecture and state-dict names (conv1, bn1, layer1.0.conv1,
+// layer2.0.downsample.0, fc), so torchvision and timm checkpoints load without renaming.
+// Blocks (BasicBlock) compose into stages (layerN) compose into the model.
+#pragma once
+#include <torch/torch.h>
+
+#include <array>
+#include <cstdint>
+
+#include "forensight/models/classifier.h"
+
+namespace forensight::models {
+
+// Two 3x3 convolutions with a residual; the first may stride and widen, then a 1x1 projection
+// ("downsample") brings the shortcut to the same shape.
+class BasicBlockImpl : public torch::nn::Module {
+ public:
+  BasicBlockImpl(int64_t in_channels, int64_t out_channels, int64_t stride);
+  // x: (B, in_channels, H, W) -> (B, out_channels, H / stride, W / stride)
+  torch::Tensor forward(torch::Tensor x);
+
+ private:
+  torch::nn::Conv2d conv1_;
+  torch::nn::BatchNorm2d bn1_;
+  torch::nn::Conv2d conv2_;
+  torch::nn::BatchNorm2d bn2_;
+  torch::nn::Sequential downsample_{nullptr};  // empty when the shortcut is the identity
+};
+TORCH_MODULE(BasicBlock);
+
+// One stage: num_blocks BasicBlocks, the first of which strides. A Sequential so that the blocks
+// are named layerN.0, layerN.1 as in torchvision.
+torch::nn::Sequential make_resnet_stage(int64_t in_channels, int64_t out_channels,
+                                        int64_t num_blocks, int64_t stride);
+
+struct ResNetOptions {
+  std::array<int64_t, 4> blocks_per_stage = {2, 2, 2, 2};  // ResNet18
+  int64_t num_classes = 2;                                 // outputs of fc
+  bool channels_last = false;  // weights and input in NHWC (faster convolutions on CPU and GPU)
+};
+
+class ResNetImpl : public ClassifierImpl {
+ public:
+  explicit ResNetImpl(const ResNetOptions& options = {});
+  // x: (B, 3, H, W) float, normalised, any H, W >= 32 -> (B, num_classes) logits
+  torch::Tensor forward(torch::Tensor x) override;
+  void reset_head(int64_t num_classes) override;
+  const ResNetOptions& options() const { return options_; }
+
+ private:
+  void init_weights();
+
+  ResNetOptions options_;
+  torch::nn::Conv2d conv1_;
+  torch::nn::BatchNorm2d bn1_;
+  torch::nn::MaxPool2d maxpool_;
+  torch::nn::Sequential layer1_;
+  torch::nn::Sequential layer2_;
+  torch::nn::Sequential layer3_;
+  torch::nn::Sequential layer4_;
+  torch::nn::Linear fc_;
+};
+TORCH_MODULE(ResNet);
+
+// torchvision's resnet18: blocks {2, 2, 2, 2}, widths 64/128/256/512.
+ResNet resnet18(int64_t num_classes = 2, bool channels_last = false);
+
+}  // namespace forensight::models

@@ -93,18 +93,18 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
            options.data_path);
   data::Split split = load_or_make_split(dataset, options, run_dir, resume);
   spdlog::info("data: {} images, split {} train / {} val / {} test", dataset.size(),
-               split.train.size(), split.val.size(), split.test.size());
-  FS_CHECK(!split.train.empty(), "the training split of '{}' is empty", options.data_path);
+               split.train().size(), split.val().size(), split.test().size());
+  FS_CHECK(!split.train().empty(), "the training split of '{}' is empty", options.data_path);
 
   data::LoaderOptions loader_options;
   loader_options.batch_size = options.batch_size;
   loader_options.workers = options.workers;
   loader_options.seed = options.seed;
   loader_options.shuffle = true;
-  loader_options.drop_last = split.train.size() > static_cast<size_t>(options.batch_size);
+  loader_options.drop_last = split.train().size() > static_cast<size_t>(options.batch_size);
   loader_options.pin_memory = device.is_cuda();
   loader_options.cache_path = options.cache_path;
-  data::DataLoader train_loader(dataset, split.train, train_transform(options), loader_options);
+  data::DataLoader train_loader(dataset, split.train(), train_transform(options), loader_options);
 
   data::LoaderOptions eval_loader_options = loader_options;
   eval_loader_options.shuffle = false;
@@ -112,8 +112,8 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
   eval_loader_options.batch_size =
       options.eval_batch_size > 0 ? options.eval_batch_size : options.batch_size;
   std::unique_ptr<data::DataLoader> val_loader;
-  if (!split.val.empty())
-    val_loader = std::make_unique<data::DataLoader>(dataset, split.val, eval_transform(options),
+  if (!split.val().empty())
+    val_loader = std::make_unique<data::DataLoader>(dataset, split.val(), eval_transform(options),
                                                     eval_loader_options);
 
   auto model = models::create_model(model_options(options));
@@ -317,12 +317,12 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
   }
 
   // ---- Final: the best checkpoint on the held-out test split, as a report.
-  if (!split.test.empty()) {
+  if (!split.test().empty()) {
     const std::string best = std::filesystem::exists(run_dir.checkpoint_path("best"))
                                  ? run_dir.checkpoint_path("best")
                                  : run_dir.checkpoint_path("last");
     load_checkpoint(best, *model, nullptr, device);
-    data::DataLoader test_loader(dataset, split.test, eval_transform(options), eval_loader_options);
+    data::DataLoader test_loader(dataset, split.test(), eval_transform(options), eval_loader_options);
     auto inference = eval::run_inference(*model, test_loader, inference_options);
     result.final_metrics = eval::write_evaluation_report(inference, dataset, run_dir.path(),
                                                          "test", best);

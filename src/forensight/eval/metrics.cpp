@@ -13,6 +13,10 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
+// Held as views: GCC 12 warns falsely (-Warray-bounds) on push_back of a long string literal.
+constexpr std::string_view kNoteEmpty = "no images: every metric is undefined";
+constexpr std::string_view kNoteNothingPredictedFake =
+    "no image predicted AI-generated: precision is reported as 0";
 
 void validate(std::span<const double> scores, std::span<const int> labels) {
   FS_CHECK(scores.size() == labels.size(), "metrics need one label per score: {} scores, {} labels",
@@ -249,14 +253,14 @@ Metrics compute_metrics(std::span<const double> scores, std::span<const int> lab
   std::tie(m.best_threshold, m.best_accuracy) = best_accuracy_threshold(curve, options.threshold);
 
   if (m.count == 0) {
-    m.notes.push_back("no images: every metric is undefined");
+    m.notes.emplace_back(kNoteEmpty);
   } else if (m.count_real == 0 || m.count_fake == 0) {
     m.notes.push_back(fmt::format(
         "only {} images: ROC-AUC, average precision and EER need both classes and are null",
         m.count_real == 0 ? "AI-generated" : "real"));
   }
   if (m.count > 0 && c.true_positives + c.false_positives == 0)
-    m.notes.push_back("no image predicted AI-generated: precision is reported as 0");
+    m.notes.emplace_back(kNoteNothingPredictedFake);
   if (!sources.empty()) m.sources = per_source(scores, labels, sources, options.threshold);
   return m;
 }

@@ -1,0 +1,78 @@
+// ResNet18: output shapes, channels_last equivalence, head reset, and agreement with torchvision's
+// resnet18 (state-dict names and shapes, logits for the same weights and input within 1e-4).
+#include "forensight/models/resnet.h"
+
+#include <gtest/gtest.h>
+
+#include "forensight/models/safetensors.h"
+#include "forensight/models/shape.h"
+#include "forensight/models/weights.h"
+#include "python_fixture.h"
+
+namespace forensight::models {
+namespace {
+
+TEST(ResNetTest, OutputShapeIsBatchByClasses) {
+  torch::NoGradGuard no_grad;
+  auto model = resnet18(/*num_classes=*/2);
+  model->eval();
+  EXPECT_EQ(model->forward(torch::randn({2, 3, 64, 64})).sizes(), (std::vector<int64_t>{2, 2}));
+  EXPECT_EQ(model->forward(torch::randn({1, 3, 48, 80})).sizes(), (std::vector<int64_t>{1, 2}));
+}
+
+TEST(ResNetTest, ChannelsLastGivesSameLogitsAsContiguous) {
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(1);
+  auto plain = resnet18(/*num_classes=*/2, /*channels_last=*/false);
+  auto nhwc = resnet18(/*num_classes=*/2, /*channels_last=*/true);
+  nhwc->eval();
+  plain->eval();
+  auto source = state_dict(*plain);
+  for (auto& [name, tensor] : state_dict(*nhwc)) tensor.copy_(source.at(name));
+  EXPECT_TRUE(
+      nhwc->named_parameters()["conv1.weight"].is_contiguous(torch::MemoryFormat::ChannelsLast));
+  torch::Tensor x = torch::randn({2, 3, 64, 64});
+  const double diff = testing::max_abs_diff(plain->forward(x), nhwc->forward(x));
+  EXPECT_LE(diff, 1e-4);
+}
+
+TEST(ResNetTest, ResetHeadChangesClassCountOnly) {
+  auto model = resnet18(/*num_classes=*/2);
+  model->reset_head(5);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  EXPECT_EQ(model->forward(torch::randn({1, 3, 64, 64})).size(1), 5);
+  EXPECT_EQ(state_dict(*model).at("fc.weight").sizes(), (std::vector<int64_t>{5, 512}));
+}
+
+TEST(ResNetIntegration, StateDictNamesAndShapesEqualTorchvision) {
+  auto dir = testing::export_fixture(
+      "--torchvision resnet18 --num-classes 2 --random-init --perturb --seed 3 "
+      "--reference-image-size 64");
+  auto reference = read_safetensors(dir / "weights.safetensors").tensors;
+  auto ours = state_dict(*resnet18(/*num_classes=*/2));
+  ASSERT_EQ(ours.size(), reference.size());
+  for (const auto& [name, tensor] : reference) {
+    ASSERT_TRUE(ours.count(name)) << "torchvision has " << name << ", we do not";
+    EXPECT_EQ(ours.at(name).sizes(), tensor.sizes()) << name;
+    EXPECT_EQ(ours.at(name).scalar_type(), tensor.scalar_type()) << name;
+  }
+}
+
+TEST(ResNetIntegration, SameWeightsGiveTorchvisionLogits) {
+  auto dir = testing::export_fixture(
+      "--torchvision resnet18 --num-classes 2 --random-init --perturb --seed 3 "
+      "--reference-image-size 64");
+  auto model = resnet18(/*num_classes=*/2);
+  load_weights(*model, dir / "weights.safetensors");
+  model->eval();
+  auto reference = read_safetensors(dir / "reference.safetensors").tensors;
+  torch::NoGradGuard no_grad;
+  torch::Tensor logits = model->forward(reference.at("input"));  // (2, 2)
+  const double diff = testing::max_abs_diff(logits, reference.at("logits"));
+  std::cout << "resnet18 vs torchvision: max abs diff " << diff << "\n";
+  EXPECT_LE(diff, 1e-4) << "ours " << logits << "\ntorchvision " << reference.at("logits");
+}
+
+}  // namespace
+}  // namespace forensight::models

@@ -10,8 +10,8 @@ namespace forensight {
 
 std::vector<std::string> available_devices() {
   std::vector<std::string> names = {"cpu"};
-  const auto n = torch::cuda::device_count();
-  for (size_t i = 0; i < n; ++i) names.push_back(fmt::format("cuda:{}", i));
+  const int n = static_cast<int>(torch::cuda::device_count());
+  for (int i = 0; i < n; ++i) names.push_back(fmt::format("cuda:{}", i));
   return names;
 }
 

@@ -121,7 +121,8 @@ Checkpoint load_checkpoint(const std::string& path, torch::nn::Module& model,
     optimizer->load(optimizer_archive);
     torch::Tensor rng_state;
     archive.read("cpu_rng_state", rng_state);
-    at::detail::getDefaultCPUGenerator().set_state(rng_state);
+    auto generator = at::detail::getDefaultCPUGenerator();
+    generator.set_state(rng_state);
   }
   return c;
 }

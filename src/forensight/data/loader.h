@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,16 +16,16 @@
 namespace forensight::data {
 
 struct LoaderOptions {
-  int batch_size = 32;            // samples per batch, >= 1
-  int workers = 2;                // decoding threads; 0 = decode in the calling thread
-  int prefetch_batches = 4;       // bounded queue depth (batches ready ahead of the consumer)
-  bool shuffle = true;            // reshuffle each epoch from (seed, epoch)
-  bool drop_last = false;         // drop a final partial batch
-  bool pin_memory = false;        // page-locked batches for asynchronous GPU copies (CUDA only)
-  uint64_t seed = 0;              // shuffling and random transforms
-  int rank = 0;                   // distributed sampler: this process's shard ...
-  int world_size = 1;             // ... of this many equal-length, disjoint shards
-  std::string cache_path;         // decoded cache (data cache) to read instead of decoding; "" = none
+  int batch_size = 32;       // samples per batch, >= 1
+  int workers = 2;           // decoding threads; 0 = decode in the calling thread
+  int prefetch_batches = 4;  // bounded queue depth (batches ready ahead of the consumer)
+  bool shuffle = true;       // reshuffle each epoch from (seed, epoch)
+  bool drop_last = false;    // drop a final partial batch
+  bool pin_memory = false;   // page-locked batches for asynchronous GPU copies (CUDA only)
+  uint64_t seed = 0;         // shuffling and random transforms
+  int rank = 0;              // distributed sampler: this process's shard ...
+  int world_size = 1;        // ... of this many equal-length, disjoint shards
+  std::string cache_path;    // decoded cache (data cache) to read instead of decoding; "" = none
 };
 
 struct Batch {
@@ -32,12 +33,13 @@ struct Batch {
   torch::Tensor labels;   // (B) int64, -1 for unlabelled samples
   torch::Tensor indices;  // (B) int64, index into Dataset::samples
   int64_t skipped = 0;    // bad files skipped while filling this batch (they are replaced by none)
+  int64_t batch_index = 0;  // position in the epoch; resume with skip_batches = batch_index + 1
 };
 
 struct EpochStats {
-  int64_t samples = 0;         // samples delivered
-  int64_t skipped = 0;         // corrupt or unreadable files skipped (each logged once)
-  double wait_seconds = 0.0;   // time the consumer waited on next()
+  int64_t samples = 0;        // samples delivered
+  int64_t skipped = 0;        // corrupt or unreadable files skipped (each logged once)
+  double wait_seconds = 0.0;  // time the consumer waited on next()
 };
 
 class DataLoader {
@@ -51,7 +53,9 @@ class DataLoader {
 
   // Starts epoch `epoch` (0-based), skipping its first `skip_batches` batches (for resume).
   void start_epoch(int64_t epoch, int64_t skip_batches = 0);
-  // The next batch of the current epoch, or std::nullopt at its end.
+  // The next batch of the current epoch, or std::nullopt at its end. Bad files are skipped (logged
+  // once, counted): the batch holding one is smaller, and a batch of only bad files is passed over.
+  // Rethrows a worker's non-file error (out of memory); throws Error when a whole epoch failed.
   std::optional<Batch> next();
   // Batches per epoch for this rank (after sharding and drop_last).
   int64_t batches_per_epoch() const;

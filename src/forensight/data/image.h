@@ -1,6 +1,7 @@
 // A decoded image in memory: 8-bit RGB, interleaved (HWC). Decoders produce it, transforms map it
 // to another, the loader copies it into a batch tensor. Torch-free so decoding compiles quickly.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 

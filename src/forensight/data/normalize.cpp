@@ -1,0 +1,56 @@
+// uint8 -> float normalisation after the host-to-device copy, folded into one multiply-add per
+// value: x * (1 / (255 std)) - mean / std.
+#include "forensight/data/normalize.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+#include <fmt/ranges.h>
+
+#include "forensight/core/error.h"
+
+namespace forensight::data {
+
+NormPreset parse_norm_preset(const std::string& name) {
+  std::string lower = name;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  if (lower == "imagenet") return NormPreset::kImageNet;
+  if (lower == "half" || lower == "vit") return NormPreset::kHalf;
+  fail("unknown normalisation preset '{}': valid presets are imagenet, half (alias vit)", name);
+}
+
+const char* norm_preset_name(NormPreset preset) {
+  return preset == NormPreset::kImageNet ? "imagenet" : "half";
+}
+
+torch::Tensor normalize_batch(const torch::Tensor& images_u8, NormPreset preset,
+                              torch::Device device, bool channels_last) {
+  FS_CHECK(
+      images_u8.scalar_type() == torch::kUInt8 && images_u8.dim() == 4 && images_u8.size(1) == 3,
+      "normalize_batch expects a (B, 3, H, W) uint8 tensor, got {} of shape {}",
+      std::string(c10::toString(images_u8.scalar_type())),
+      fmt::format("{}", fmt::join(images_u8.sizes(), "x")));
+  std::array<float, 3> mean{0.5f, 0.5f, 0.5f}, std{0.5f, 0.5f, 0.5f};
+  if (preset == NormPreset::kImageNet) {
+    mean = {0.485f, 0.456f, 0.406f};
+    std = {0.229f, 0.224f, 0.225f};
+  }
+  std::array<float, 3> scale, shift;
+  for (int c = 0; c < 3; ++c) {
+    scale[c] = 1.0f / (255.0f * std[c]);
+    shift[c] = -mean[c] / std[c];
+  }
+  auto options = torch::TensorOptions().dtype(torch::kFloat32).device(device);
+  torch::Tensor scale_t = torch::tensor({scale[0], scale[1], scale[2]}, options).view({1, 3, 1, 1});
+  torch::Tensor shift_t = torch::tensor({shift[0], shift[1], shift[2]}, options).view({1, 3, 1, 1});
+
+  torch::Tensor on_device = images_u8.to(device, /*non_blocking=*/true);  // (B, 3, H, W) uint8
+  if (channels_last) on_device = on_device.contiguous(torch::MemoryFormat::ChannelsLast);
+  torch::Tensor out = torch::addcmul(shift_t, on_device.to(torch::kFloat32), scale_t);
+  if (channels_last) out = out.contiguous(torch::MemoryFormat::ChannelsLast);
+  return out;  // (B, 3, H, W) float32
+}
+
+}  // namespace forensight::data

@@ -1,0 +1,24 @@
+// Normalisation on the device: a batch crosses the bus as uint8 (4x fewer bytes than float) and
+// becomes float, normalised and optionally channels_last where the arithmetic is cheap.
+#pragma once
+#include <torch/torch.h>
+
+#include <string>
+
+namespace forensight::data {
+
+enum class NormPreset {
+  kImageNet,  // mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225): torchvision CNNs
+  kHalf,      // mean 0.5, std 0.5 per channel: ViT checkpoints (values in [-1, 1])
+};
+
+// "imagenet", "half" or "vit" (case-insensitive); throws Error listing the valid names otherwise.
+NormPreset parse_norm_preset(const std::string& name);
+const char* norm_preset_name(NormPreset preset);
+
+// images_u8: (B, 3, H, W) uint8 on any device -> (B, 3, H, W) float32 on `device`, (x/255 - mean)
+// / std, in channels_last memory format when asked. The copy happens before the conversion.
+torch::Tensor normalize_batch(const torch::Tensor& images_u8, NormPreset preset,
+                              torch::Device device, bool channels_last);
+
+}  // namespace forensight::data

@@ -75,9 +75,26 @@ void flip_horizontal(Image& image) {
   }
 }
 
+// The degradation acts on the full-resolution image, as it would on its way to a platform.
+Image degrade(const Image& in, const Degradation& d) {
+  Image out = in;
+  if (d.downscale < 1.0)
+    out = resize_bilinear_antialias(
+        out, std::max(1, static_cast<int>(std::lround(in.width * d.downscale))),
+        std::max(1, static_cast<int>(std::lround(in.height * d.downscale))));
+  if (d.blur_sigma > 0.0) out = gaussian_blur(out, d.blur_sigma);
+  if (d.jpeg_quality > 0) {
+    JpegEncodeOptions jpeg;
+    jpeg.quality = d.jpeg_quality;
+    out = decode_image(encode_jpeg(out, jpeg));
+  }
+  return out;
+}
+
 }  // namespace
 
 int decode_min_side_px(const TransformOptions& options) {
+  if (options.degradation.active()) return 0;  // degrade the full-resolution image
   switch (options.size_mode) {
     case SizeMode::kResize:
       return options.image_size_px;
@@ -105,23 +122,31 @@ Image apply_transform(const Image& in, const TransformOptions& options, std::mt1
   const int quality = uniform_int(rng, options.jpeg_quality_min, options.jpeg_quality_max);
   const bool flip = uniform01(rng) < options.hflip_prob;
 
+  Image degraded;
+  if (options.degradation.active()) {
+    FS_CHECK(options.degradation.downscale > 0.0 && options.degradation.downscale <= 1.0,
+             "downscale factor must be in (0, 1], got {}", options.degradation.downscale);
+    degraded = degrade(in, options.degradation);
+  }
+  const Image& source_image = options.degradation.active() ? degraded : in;
+
   Image out;
   switch (options.size_mode) {
     case SizeMode::kResize:
-      out = resize_bilinear_antialias(in, side, side);
+      out = resize_bilinear_antialias(source_image, side, side);
       break;
     case SizeMode::kCenterCrop:
-      out = center_crop(resize_short_side(in, options.resize_px), side);
+      out = center_crop(resize_short_side(source_image, options.resize_px), side);
       break;
     case SizeMode::kRandomCrop: {
-      Image source = at_least(in, side);
+      Image source = at_least(source_image, side);
       int x0 = static_cast<int>(crop_x * (source.width - side + 1));
       int y0 = static_cast<int>(crop_y * (source.height - side + 1));
       out = crop(source, x0, y0, side, side);
       break;
     }
     case SizeMode::kNativeCenter:
-      out = center_crop(at_least(in, side), side);
+      out = center_crop(at_least(source_image, side), side);
       break;
   }
   if (blur) out = gaussian_blur(out, sigma);

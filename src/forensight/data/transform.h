@@ -17,18 +17,29 @@ enum class SizeMode {
   kNativeCenter,  // center crop at native resolution (evaluation counterpart of kRandomCrop)
 };
 
+// A deterministic degradation of the whole decoded image before sizing: the robustness sweep of
+// `forensight eval` (what survives re-compression, blur and downscaling on the way to a platform).
+struct Degradation {
+  int jpeg_quality = 0;     // re-compress at this quality (0 = off)
+  double blur_sigma = 0.0;  // Gaussian blur, pixels of the decoded image (0 = off)
+  double downscale = 1.0;   // resize both sides by this factor in (0, 1] (1 = off)
+
+  bool active() const { return jpeg_quality > 0 || blur_sigma > 0.0 || downscale < 1.0; }
+};
+
 struct TransformOptions {
-  int image_size_px = 224;     // output side
+  int image_size_px = 224;  // output side
   SizeMode size_mode = SizeMode::kResize;
-  int resize_px = 256;         // short side before center crop (kCenterCrop only)
-  double hflip_prob = 0.0;     // horizontal flip
-  double blur_prob = 0.0;      // Gaussian blur with sigma uniform in [blur_sigma_min, max]
+  int resize_px = 256;      // short side before center crop (kCenterCrop only)
+  double hflip_prob = 0.0;  // horizontal flip
+  double blur_prob = 0.0;   // Gaussian blur with sigma uniform in [blur_sigma_min, max]
   double blur_sigma_min = 0.0;
   double blur_sigma_max = 3.0;
-  double jpeg_prob = 0.0;      // JPEG re-compression with quality uniform in [min, max]
+  double jpeg_prob = 0.0;  // JPEG re-compression with quality uniform in [min, max]
   int jpeg_quality_min = 30;
   int jpeg_quality_max = 100;
   int64_t max_pixels = 100'000'000;  // refuse images whose header declares more
+  Degradation degradation;  // evaluation only: applied first, to the full-resolution decode
 };
 
 // The decode hint for this transform: the smallest side a DCT-scaled JPEG decode may produce

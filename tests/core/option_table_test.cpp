@@ -120,17 +120,29 @@ TEST_F(OptionTableTest, NegatedBooleanFlag) {
   OptionTable table("train", train_table(o));
   parse(table, {"--no-amp"});
   EXPECT_FALSE(o.amp);
+  TrainOptions p;
+  OptionTable explicit_value("train", train_table(p));
+  parse(explicit_value, {"--amp=true"});
+  EXPECT_TRUE(p.amp);
 }
 
-TEST_F(OptionTableTest, UnknownFlagIsRefusedByTheParser) {
+TEST_F(OptionTableTest, UnknownFlagListsValidFlagsAndClosestMatch) {
   TrainOptions o;
   OptionTable table("train", train_table(o));
-  try {
-    parse(table, {"--lrr", "0.1"});
-    FAIL() << "--lrr accepted";
-  } catch (const CLI::ParseError& e) {
-    EXPECT_NE(std::string(e.what()).find("--lrr"), std::string::npos) << e.what();
-  }
+  std::string message = message_of([&] { parse(table, {"--batch_sise=8"}); });
+  EXPECT_NE(message.find("unknown flag '--batch_sise=8' for 'train'"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("Did you mean '--batch-size'?"), std::string::npos) << message;
+  EXPECT_NE(message.find("Valid flags: --config, --lr, --batch-size"), std::string::npos)
+      << message;
+  EXPECT_EQ(o.batch_size, 32);  // nothing applied
+}
+
+TEST_F(OptionTableTest, StrayPositionalArgumentIsRefused) {
+  TrainOptions o;
+  OptionTable table("train", train_table(o));
+  std::string message = message_of([&] { parse(table, {"--lr", "0.1", "extra"}); });
+  EXPECT_NE(message.find("no positional arguments, got 'extra'"), std::string::npos) << message;
 }
 
 TEST_F(OptionTableTest, FlagOfWrongTypeNamesFlagTypeAndValue) {

@@ -2,6 +2,8 @@
 // score/label sets go to a temporary file, tests/eval/sklearn_reference.py prints sklearn's values
 // as JSON, and each value must agree within kTolerance. A failing case prints its inputs.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <nlohmann/json.hpp>
 
 #include <cmath>

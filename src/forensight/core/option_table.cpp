@@ -360,8 +360,11 @@ OptionTable::OptionTable(std::string command, std::vector<OptionSpec> specs)
 OptionTable::~OptionTable() = default;
 
 void OptionTable::bind(CLI::App& app) {
-  FS_CHECK(!bound_, "the option table of '{}' is already bound", command_);
-  bound_ = true;
+  FS_CHECK(app_ == nullptr, "the option table of '{}' is already bound", command_);
+  app_ = &app;
+  // Unknown arguments stay with this command, so that resolve() can refuse them the way unknown
+  // config keys are refused: with the valid flags and the closest one.
+  app.allow_extras();
   app.add_option("--config", config_path_,
                  "YAML or JSON file of options (keys as the flags, with - or _); flags and "
                  "environment variables override it");
@@ -384,6 +387,7 @@ void OptionTable::bind(CLI::App& app) {
 }
 
 void OptionTable::resolve() {
+  refuse_extra_arguments();
   if (!config_path_.empty()) apply_config_file(config_path_);
   for (auto& entry : entries_) {
     const OptionSpec& spec = entry->spec;
@@ -427,26 +431,47 @@ void OptionTable::apply_json(const nlohmann::json& object, const std::string& or
   }
 }
 
-OptionTable::Entry& OptionTable::find(std::string_view key, const std::string& origin) {
-  std::string name = normalized_key(key);
-  for (auto& entry : entries_)
-    if (entry->spec.name == name) return *entry;
-  std::vector<std::string> valid;
+std::string OptionTable::unknown_name_hint(const std::string& name) const {
   std::string closest;
   size_t closest_distance = std::numeric_limits<size_t>::max();
-  for (auto& entry : entries_) {
-    valid.push_back(entry->spec.name);
+  for (const auto& entry : entries_) {
     size_t distance = edit_distance(name, entry->spec.name);
     if (distance < closest_distance) {
       closest_distance = distance;
       closest = entry->spec.name;
     }
   }
-  std::string hint;
-  if (!closest.empty() && closest_distance <= std::max<size_t>(2, closest.size() / 3))
-    hint = fmt::format(" Did you mean '{}'?", closest);
+  if (closest.empty() || closest_distance > std::max<size_t>(2, closest.size() / 3)) return "";
+  return closest;
+}
+
+OptionTable::Entry& OptionTable::find(std::string_view key, const std::string& origin) {
+  std::string name = normalized_key(key);
+  for (auto& entry : entries_)
+    if (entry->spec.name == name) return *entry;
+  std::vector<std::string> valid;
+  for (const auto& entry : entries_) valid.push_back(entry->spec.name);
+  std::string closest = unknown_name_hint(name);
   fail("{}: unknown option '{}' for '{}'.{} Valid keys (- and _ are interchangeable): {}", origin,
-       key, command_, hint, joined(valid));
+       key, command_, closest.empty() ? "" : fmt::format(" Did you mean '{}'?", closest),
+       joined(valid));
+}
+
+void OptionTable::refuse_extra_arguments() const {
+  if (app_ == nullptr) return;
+  std::vector<std::string> extras = app_->remaining();
+  if (extras.empty()) return;
+  auto flag = std::find_if(extras.begin(), extras.end(),
+                           [](const std::string& arg) { return arg.size() > 1 && arg[0] == '-'; });
+  if (flag == extras.end())
+    fail("'{}' takes no positional arguments, got '{}'", command_, joined(extras, " "));
+  std::string name = flag->substr(flag->find_first_not_of('-'));
+  name = normalized_key(name.substr(0, name.find('=')));
+  std::vector<std::string> valid = {"--config"};
+  for (const auto& entry : entries_) valid.push_back("--" + entry->spec.name);
+  std::string closest = unknown_name_hint(name);
+  fail("unknown flag '{}' for '{}'.{} Valid flags: {}", *flag, command_,
+       closest.empty() ? "" : fmt::format(" Did you mean '--{}'?", closest), joined(valid));
 }
 
 nlohmann::json OptionTable::to_json() const {

@@ -46,7 +46,8 @@ class OptionTable {
   OptionTable& operator=(const OptionTable&) = delete;
 
   // Adds --config FILE and one --name flag per option (--name/--no-name for booleans; lists take
-  // several values or a comma-separated one) to `app`. Call once, before parsing.
+  // several values or a comma-separated one) to `app`. Call once, before parsing. Unknown flags
+  // are let through the parse and refused by resolve(), with the valid flags and a hint.
   void bind(CLI::App& app);
   // After parsing, and after the caller has applied any preset to the fields: applies the --config
   // file, then the environment variables, then the flags given. Throws Error naming the offending
@@ -68,11 +69,13 @@ class OptionTable {
  private:
   struct Entry;
   Entry& find(std::string_view key, const std::string& origin);
+  std::string unknown_name_hint(const std::string& name) const;  // closest option name or ""
+  void refuse_extra_arguments() const;
 
   std::string command_;
   std::vector<std::unique_ptr<Entry>> entries_;
   std::string config_path_;
-  bool bound_ = false;
+  CLI::App* app_ = nullptr;  // set by bind()
 };
 
 }  // namespace forensight

@@ -22,7 +22,6 @@ Detector load_detector(const std::string& checkpoint_path, const torch::Device& 
   detector.model = models::create_model(train::model_options(detector.config));
   train::load_checkpoint(checkpoint_path, *detector.model, nullptr, device);
   detector.model->to(device);
-  if (detector.config.channels_last) detector.model->to(torch::MemoryFormat::ChannelsLast);
   detector.model->eval();
   detector.transform = train::eval_transform(detector.config);
   detector.normalization = data::parse_norm_preset(detector.config.normalization);

@@ -123,7 +123,6 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
     models::load_weights(*model, options.init_weights, weight_options);
   }
   model->to(device);
-  if (options.channels_last) model->to(torch::MemoryFormat::ChannelsLast);
 
   OptimizerOptions optimizer_options;
   optimizer_options.name = options.optimizer;

@@ -10,10 +10,55 @@
 #include "commands.h"
 #include "forensight/core/error.h"
 #include "forensight/core/timer.h"
+#include "forensight/data/decoded_cache.h"
+#include "forensight/data/inspect.h"
 #include "forensight/data/synth.h"
 
 namespace forensight::app {
 namespace {
+
+int default_threads() {
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
+struct InspectFlags {
+  std::string path;
+  std::string json_path;
+  data::InspectOptions options{default_threads()};
+};
+
+struct CacheFlags {
+  std::string path;
+  std::string out_path;
+  std::string mode = "resize";
+  data::TransformOptions transform;
+  int threads = default_threads();
+};
+
+void register_inspect(CLI::App& data, std::shared_ptr<InspectFlags> f) {
+  auto* cmd = data.add_subcommand("inspect",
+                                  "Summarise a dataset folder or CSV: classes, formats, "
+                                  "sizes, corrupt files, exact duplicates");
+  cmd->add_option("path", f->path, "dataset folder (class subfolders) or .csv manifest")
+      ->required();
+  cmd->add_option("--json", f->json_path, "also write the report as JSON to FILE ('-' = stdout)");
+  cmd->add_option("--threads", f->options.threads, "decoding threads (default: all cores)")
+      ->check(CLI::PositiveNumber);
+  cmd->callback([f] {
+    data::InspectReport report = data::inspect_dataset(data::load_dataset(f->path), f->options);
+    if (f->json_path == "-") {
+      std::cout << report.to_json().dump(2) << "\n";
+      return;
+    }
+    std::cout << report.to_table();
+    if (!f->json_path.empty()) {
+      std::ofstream out(f->json_path);
+      out << report.to_json().dump(2) << "\n";
+      if (!out) fail("cannot write '{}'", f->json_path);
+      spdlog::info("inspect: JSON report written to {}", f->json_path);
+    }
+  });
+}
 
 void register_synth(CLI::App& data, std::shared_ptr<data::SynthOptions> o) {
   auto* cmd = data.add_subcommand(
@@ -35,13 +80,42 @@ void register_synth(CLI::App& data, std::shared_ptr<data::SynthOptions> o) {
   cmd->callback([o] { data::synthesize_dataset(*o); });
 }
 
+void register_cache(CLI::App& data, std::shared_ptr<CacheFlags> f) {
+  auto* cmd = data.add_subcommand("cache",
+                                  "Decode and resize a dataset once into a decoded cache "
+                                  "file (memory-mapped by the loader)");
+  cmd->add_option("path", f->path, "dataset folder or .csv manifest")->required();
+  cmd->add_option("--out", f->out_path, "cache file to write")->required();
+  cmd->add_option("--size", f->transform.image_size_px, "image side in pixels (default 224)")
+      ->check(CLI::Range(8, 4096));
+  cmd->add_option("--mode", f->mode,
+                  "resize (whole image, default), center-crop (short side to --resize, then crop) "
+                  "or native-center (center crop at native resolution)")
+      ->check(CLI::IsMember({"resize", "center-crop", "native-center"}));
+  cmd->add_option("--resize", f->transform.resize_px,
+                  "short side before a center crop (default 256)");
+  cmd->add_option("--threads", f->threads, "decoding threads (default: all cores)")
+      ->check(CLI::PositiveNumber);
+  cmd->callback([f] {
+    f->transform.size_mode = f->mode == "resize"        ? data::SizeMode::kResize
+                             : f->mode == "center-crop" ? data::SizeMode::kCenterCrop
+                                                        : data::SizeMode::kNativeCenter;
+    Timer timer;
+    data::CacheWriteStats stats = data::write_decoded_cache(data::load_dataset(f->path),
+                                                            f->transform, f->out_path, f->threads);
+    std::cout << fmt::format("{} records written to {} ({} skipped) in {:.1f} s\n", stats.written,
+                             f->out_path, stats.skipped, timer.seconds());
+  });
+}
+
 }  // namespace
 
 void register_data_command(CLI::App& app) {
-  auto* data = app.add_subcommand(
-      "data", "Dataset tools: synth (inspect and cache arrive with the dataset loader)");
+  auto* data = app.add_subcommand("data", "Dataset tools: inspect, synth, cache");
   data->require_subcommand(1);
+  register_inspect(*data, std::make_shared<InspectFlags>());
   register_synth(*data, std::make_shared<data::SynthOptions>());
+  register_cache(*data, std::make_shared<CacheFlags>());
 }
 
 }  // namespace forensight::app

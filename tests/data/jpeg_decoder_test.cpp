@@ -51,6 +51,19 @@ TEST(JpegDecoderTest, GrayscaleBecomesThreeEqualChannels) {
   }
 }
 
+// libjpeg-turbo 2.1 regression: a grayscale encode used to leave the per-thread compressor in a
+// state that made the next colour encode on that thread produce a corrupt file.
+TEST(JpegDecoderTest, ColourEncodeAfterGrayscaleEncodeIsValid) {
+  Image image = gradient_image(48, 40);
+  std::vector<uint8_t> before = encode_jpeg(image, {});
+  JpegEncodeOptions gray;
+  gray.subsampling = ChromaSubsampling::kGray;
+  encode_jpeg(image, gray);
+  std::vector<uint8_t> after = encode_jpeg(image, {});
+  EXPECT_EQ(before, after);
+  EXPECT_EQ(decode_jpeg(after, {}).pixels, decode_jpeg(before, {}).pixels);
+}
+
 TEST(JpegDecoderTest, PicksSmallestScaleStillCoveringTarget) {
   // 1000x800 -> 224: 2/8 gives 250x200 (< 224), 3/8 gives 375x300 >= 224.
   JpegScale s = pick_jpeg_scale(1000, 800, 224);

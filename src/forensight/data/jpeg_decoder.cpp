@@ -27,8 +27,11 @@ struct JpegHeader {
 JpegHeader read_header(tjhandle handle, std::span<const uint8_t> bytes) {
   JpegHeader h;
   if (tjDecompressHeader3(handle, bytes.data(), bytes.size(), &h.width, &h.height, &h.subsamp,
-                          &h.colorspace) != 0)
-    throw DecodeError(fmt::format("bad JPEG header: {}", tjGetErrorStr2(handle)));
+                          &h.colorspace) != 0) {
+    std::string message = tjGetErrorStr2(handle);
+    reset_thread_jpeg_decompressor();
+    throw DecodeError(fmt::format("bad JPEG header: {}", message));
+  }
   if (h.width <= 0 || h.height <= 0)
     throw DecodeError(
         fmt::format("JPEG header declares an empty image ({}x{})", h.width, h.height));
@@ -124,8 +127,10 @@ Image decode_jpeg(std::span<const uint8_t> bytes, const DecodeOptions& options) 
   }
   if (tjDecompress2(handle, bytes.data(), bytes.size(), destination, image.width, /*pitch=*/0,
                     image.height, pixel_format, /*flags=*/0) != 0) {
-    const char* message = tjGetErrorStr2(handle);
-    if (tjGetErrorCode(handle) == TJERR_FATAL || is_truncation_warning(message))
+    std::string message = tjGetErrorStr2(handle);
+    const bool fatal = tjGetErrorCode(handle) == TJERR_FATAL;
+    reset_thread_jpeg_decompressor();
+    if (fatal || is_truncation_warning(message.c_str()))
       throw DecodeError(fmt::format("corrupt or truncated JPEG: {}", message));
     spdlog::debug("JPEG decoded with a warning: {}", message);
   }

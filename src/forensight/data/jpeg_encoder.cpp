@@ -25,7 +25,7 @@ std::vector<uint8_t> encode_jpeg(const Image& in, const JpegEncodeOptions& optio
                 : options.subsampling == ChromaSubsampling::k420 ? TJSAMP_420
                                                                  : TJSAMP_GRAY;
   int flags = options.progressive ? TJFLAG_PROGRESSIVE : 0;
-  tjhandle handle = thread_jpeg_compressor();
+  tjhandle handle = thread_jpeg_compressor(subsamp);
   unsigned char* buffer = nullptr;
   unsigned long size = 0;
   int rc = tjCompress2(handle, in.pixels.data(), in.width, /*pitch=*/0, in.height, TJPF_RGB,

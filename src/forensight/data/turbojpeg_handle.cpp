@@ -7,7 +7,7 @@
 namespace forensight::data {
 
 TurboJpegHandle::TurboJpegHandle(Kind kind)
-    : handle_(kind == Kind::kDecompress ? tjInitDecompress() : tjInitCompress()) {
+    : kind_(kind), handle_(kind == Kind::kDecompress ? tjInitDecompress() : tjInitCompress()) {
   if (handle_ == nullptr)
     fail("cannot create a TurboJPEG {} handle: {}",
          kind == Kind::kDecompress ? "decompressor" : "compressor", tjGetErrorStr2(nullptr));
@@ -17,13 +17,31 @@ TurboJpegHandle::~TurboJpegHandle() {
   if (handle_ != nullptr) tjDestroy(handle_);
 }
 
-tjhandle thread_jpeg_decompressor() {
-  thread_local TurboJpegHandle handle(TurboJpegHandle::Kind::kDecompress);
-  return handle.get();
+void TurboJpegHandle::reset() {
+  if (handle_ != nullptr) tjDestroy(handle_);
+  handle_ = kind_ == Kind::kDecompress ? tjInitDecompress() : tjInitCompress();
+  if (handle_ == nullptr) fail("cannot recreate a TurboJPEG handle: {}", tjGetErrorStr2(nullptr));
 }
 
-tjhandle thread_jpeg_compressor() {
+namespace {
+TurboJpegHandle& decompressor() {
+  thread_local TurboJpegHandle handle(TurboJpegHandle::Kind::kDecompress);
+  return handle;
+}
+}  // namespace
+
+tjhandle thread_jpeg_decompressor() {
+  return decompressor().get();
+}
+void reset_thread_jpeg_decompressor() {
+  decompressor().reset();
+}
+
+tjhandle thread_jpeg_compressor(int subsampling) {
   thread_local TurboJpegHandle handle(TurboJpegHandle::Kind::kCompress);
+  thread_local int last_subsampling = -1;
+  if (last_subsampling != -1 && last_subsampling != subsampling) handle.reset();
+  last_subsampling = subsampling;
   return handle.get();
 }
 

@@ -44,21 +44,17 @@ LoadWeightsReport load_weights(ClassifierImpl& model, const std::filesystem::pat
   std::map<std::string, torch::Tensor> target = state_dict(model);
   LoadWeightsReport report;
 
-  // The head: if any of its tensors differs in shape, the class count differs.
+  // The head: the class count differs when the head weight (classes, features) differs in its
+  // rows only. Another feature width means another architecture, which stays an error.
   const std::string head = head_prefix(model);
-  bool head_differs = false;
-  for (const auto& [name, tensor] : target) {
-    auto found = file.tensors.find(name);
-    if (starts_with_prefix(name, head) && found != file.tensors.end() &&
-        found->second.sizes() != tensor.sizes())
-      head_differs = true;
-  }
+  const torch::Tensor& model_head = target.at(head + ".weight");  // (classes, features)
+  auto file_head = file.tensors.find(head + ".weight");
+  const bool head_differs = file_head != file.tensors.end() && file_head->second.dim() == 2 &&
+                            file_head->second.size(1) == model_head.size(1) &&
+                            file_head->second.size(0) != model_head.size(0);
   if (head_differs && options.replace_head_if_class_count_differs) {
-    const auto& file_weight = file.tensors.find(head + ".weight");
     spdlog::info("'{}' has a head of {} classes; keeping the model's fresh head of {}",
-                 path.string(),
-                 file_weight != file.tensors.end() ? file_weight->second.size(0) : -1,
-                 target.at(head + ".weight").size(0));
+                 path.string(), file_head->second.size(0), model_head.size(0));
     for (auto it = file.tensors.begin(); it != file.tensors.end();) {
       if (starts_with_prefix(it->first, head)) {
         report.skipped.push_back(it->first);

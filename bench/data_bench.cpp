@@ -18,6 +18,7 @@
 #include <random>
 #include <thread>
 
+#include "bench/python_peer.h"
 #include "forensight/core/error.h"
 #include "forensight/core/timer.h"
 #include "forensight/data/dataset.h"
@@ -239,36 +240,8 @@ json raw_decode_rate(const std::vector<std::vector<uint8_t>>& files, int min_sid
           {"decoded_side_px", TJSCALED(kSidePx, used)}};
 }
 
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 json run_python(const std::string& python, const std::string& args) {
-  std::string command =
-      shell_quote(python) + " " +
-      shell_quote(std::string(FORENSIGHT_SOURCE_DIR) + "/bench/python/data_peer.py") + " " + args;
-  spdlog::debug("running {}", command);
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) fail("cannot run the Python peer: {}", command);
-  std::string output;
-  std::array<char, 4096> buffer;
-  while (size_t n = fread(buffer.data(), 1, buffer.size(), pipe)) output.append(buffer.data(), n);
-  int status = pclose(pipe);
-  if (status != 0)
-    fail(
-        "the Python peer failed (exit status {}): {}\nrun it by hand to see why, or pass "
-        "--no-python",
-        status, command);
-  // The peer prints one JSON object as its last line; anything before it is warnings.
-  size_t start = output.rfind("\n{");
-  start = start == std::string::npos ? 0 : start + 1;
-  try {
-    return json::parse(output.substr(start));
-  } catch (const json::exception& e) {
-    fail("the Python peer printed no JSON ({}): {}", e.what(), output);
-  }
+  return run_python_peer(python, "data_peer.py", args);
 }
 
 // Ours vs PIL + torchvision on the first images in file order: mean |difference| after

@@ -4,6 +4,8 @@
 // moved) before it is timed.
 #include "bench/train_step_bench.h"
 
+#include "bench/python_peer.h"
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
@@ -73,32 +75,12 @@ Measurement time_ours(const TrainStepBenchOptions& o, const std::string& name, i
   return m;
 }
 
-std::string run_command(const std::string& command) {
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  if (!pipe) fail("cannot start '{}'", command);
-  std::string output;
-  std::array<char, 4096> buffer;
-  while (size_t n = fread(buffer.data(), 1, buffer.size(), pipe.get()))
-    output.append(buffer.data(), n);
-  const int status = pclose(pipe.release());
-  if (status != 0) fail("'{}' exited with status {}; output:\n{}", command, status, output);
-  return output;
-}
-
 Measurement time_python(const TrainStepBenchOptions& o, const std::string& name, int threads) {
-  const std::string command = fmt::format(
-      "'{}' '{}' --model {} --threads {} --batch {} --image-size {} --warmup {} --steps {}",
-      o.python, o.peer_script.string(), name, threads, o.batch_size, o.image_size_px,
-      std::max(1, o.warmup_steps), o.timed_steps);
-  const std::string output = run_command(command);
-  nlohmann::json result;
-  try {
-    // The peer prints one JSON object as its last line of stdout.
-    const size_t start = output.rfind("{\"impl\"");
-    result = nlohmann::json::parse(start == std::string::npos ? output : output.substr(start));
-  } catch (const std::exception& e) {
-    fail("the Python peer printed no JSON ({}); output:\n{}", e.what(), output);
-  }
+  const nlohmann::json result = run_python_peer(
+      o.python, o.peer_script.filename().string(),
+      fmt::format("--model {} --threads {} --batch {} --image-size {} --warmup {} --steps {}", name,
+                  threads, o.batch_size, o.image_size_px, std::max(1, o.warmup_steps),
+                  o.timed_steps));
   Measurement m;
   m.images_per_s = result.at("images_per_s").get<double>();
   m.step_s = m.images_per_s > 0 ? static_cast<double>(o.batch_size) / m.images_per_s : 0.0;

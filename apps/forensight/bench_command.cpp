@@ -1,8 +1,13 @@
-// forensight bench: a group of benchmarks, each a subcommand (data now; train and predict later).
-// Each only parses its flags and calls the benchmark in bench/.
+// forensight bench: a group of benchmarks (data, train, predict), each a subcommand that only
+// parses its flags and calls the benchmark in bench/, which measures ours against its Python peer.
+#include <fmt/format.h>
+
 #include <fstream>
 
 #include "bench/data_bench.h"
+#include "bench/predict_bench.h"
+#include "bench/train_epoch_bench.h"
+#include "bench/train_step_bench.h"
 #include "commands.h"
 #include "forensight/core/error.h"
 
@@ -43,6 +48,73 @@ void register_bench_data(CLI::App& group) {
   });
 }
 
+void write_json(const std::string& path, const nlohmann::json& result) {
+  if (path.empty()) return;
+  std::ofstream out(path);
+  if (!out) fail("cannot write --json file '{}'", path);
+  out << result.dump(2) << '\n';
+}
+
+void register_bench_train(CLI::App& group) {
+  auto* cmd = group.add_subcommand(
+      "train",
+      "Training images/s per step (resnet18, vit-tiny; 1 and 2 threads) and one end-to-end epoch "
+      "from JPEG files, against Python PyTorch in the same run");
+  auto step = std::make_shared<bench::TrainStepBenchOptions>();
+  auto epoch = std::make_shared<bench::TrainEpochBenchOptions>();
+  auto json_path = std::make_shared<std::string>();
+  auto skip_epoch = std::make_shared<bool>(false);
+  auto skip_steps = std::make_shared<bool>(false);
+  cmd->add_option("--json", *json_path, "write every figure as JSON to this file");
+  cmd->add_option("--models", step->models,
+                  "models for the step benchmark (default resnet18 vit-tiny)");
+  cmd->add_option("--threads", step->threads, "thread counts for the step benchmark (default 1 2)");
+  cmd->add_option("--batch-size", step->batch_size, "images per step (default 32)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--warmup-steps", step->warmup_steps, "untimed steps first (default 1)");
+  cmd->add_option("--steps", step->timed_steps, "timed steps (default 3)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--epoch-images", epoch->images, "images in the end-to-end epoch (default 128)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--epoch-threads", epoch->threads, "threads for the epoch (default 2)");
+  cmd->add_option("--epoch-workers", epoch->workers, "loader workers for the epoch (default 2)");
+  cmd->add_flag("--no-epoch", *skip_epoch, "skip the end-to-end epoch");
+  cmd->add_flag("--no-steps", *skip_steps, "skip the per-step benchmark");
+  auto no_python = std::make_shared<bool>(false);
+  cmd->add_flag("--no-python", *no_python, "skip the Python peers (no ratios)");
+  cmd->callback([=] {
+    epoch->batch_size = static_cast<int>(step->batch_size);
+    nlohmann::json result;
+    step->run_python = !*no_python;
+    epoch->skip_python = *no_python;
+    if (!*skip_steps) {
+      const auto steps = bench::run_train_step_bench(*step);
+      fmt::print("{}", bench::format_train_step_table(steps));
+      result["steps"] = bench::train_step_results_json(*step, steps);
+    }
+    if (!*skip_epoch) result["epoch"] = bench::run_train_epoch_bench(*epoch);
+    write_json(*json_path, result);
+  });
+}
+
+void register_bench_predict(CLI::App& group) {
+  auto* cmd = group.add_subcommand(
+      "predict", "One 700x700 JPEG to a verdict: p50/p95 latency against the Python path");
+  auto options = std::make_shared<bench::PredictBenchOptions>();
+  auto json_path = std::make_shared<std::string>();
+  cmd->add_option("--json", *json_path, "write every figure as JSON to this file");
+  cmd->add_option("--models", options->models, "resnet18 and/or vit-tiny (default resnet18)")
+      ->check(CLI::IsMember({"resnet18", "vit-tiny"}));
+  cmd->add_option("--threads", options->threads, "intra-op threads, ours and Python (default 2)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--runs", options->runs, "timed predictions (default 30)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--image", options->image, "a JPEG to use (default: a 700x700 q90 crop)");
+  cmd->add_flag("--no-python", options->skip_python, "skip the Python peer (no ratios)");
+  cmd->callback(
+      [options, json_path] { write_json(*json_path, bench::run_predict_bench(*options)); });
+}
+
 }  // namespace
 
 void register_bench_command(CLI::App& app) {
@@ -50,6 +122,8 @@ void register_bench_command(CLI::App& app) {
       app.add_subcommand("bench", "Benchmarks, each against its peer measured in the same run");
   group->require_subcommand(1);
   register_bench_data(*group);
+  register_bench_train(*group);
+  register_bench_predict(*group);
 }
 
 }  // namespace forensight::app

@@ -50,7 +50,9 @@ std::vector<int64_t> select_indices(const EvalCommand& c, const data::Dataset& d
   const data::Split split = data::load_split(split_file, dataset);
   const std::string which = c.split == "auto" ? "test" : c.split;
   spdlog::info("evaluating the {} split of {} ({})", which, split_file, dataset.root);
-  const auto& indices = which == "test" ? split.test() : which == "val" ? split.val() : split.train();
+  const auto& indices = which == "test"  ? split.test()
+                        : which == "val" ? split.val()
+                                         : split.train();
   FS_CHECK(!indices.empty(), "the {} split in '{}' is empty", which, split_file);
   return indices;
 }

@@ -57,9 +57,9 @@ void run_predict(PredictCommand& c) {
         m["label"] = p.label;
         sum += p.probability_fake;
         ++ok;
-        line += fmt::format("  {}: {} P(AI)={:.4f} ({:.1f} ms)", p.model,
-                            p.label == 1 ? "AI-generated" : "real", p.probability_fake,
-                            p.milliseconds);
+        line +=
+            fmt::format("  {}: {} P(AI)={:.4f} ({:.1f} ms)", p.model,
+                        p.label == 1 ? "AI-generated" : "real", p.probability_fake, p.milliseconds);
       } else {
         m["error"] = p.error;
         line += fmt::format("  {}: unreadable ({})", p.model, p.error);

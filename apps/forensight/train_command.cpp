@@ -56,7 +56,8 @@ void register_train_command(CLI::App& app) {
   auto command = std::make_shared<TrainCommand>();
   command->table =
       std::make_unique<OptionTable>("train", train::train_option_specs(command->options));
-  auto* cmd = app.add_subcommand("train", "Train a detector: forensight train --data PATH --out DIR");
+  auto* cmd =
+      app.add_subcommand("train", "Train a detector: forensight train --data PATH --out DIR");
   cmd->add_option("--preset", command->preset,
                   fmt::format("start from a preset: {}", fmt::join(train::preset_names(), ", ")))
       ->check(CLI::IsMember(train::preset_names()));

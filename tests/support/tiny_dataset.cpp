@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <turbojpeg.h>
 
+#include <sys/wait.h>
 #include <algorithm>
 #include <array>
 #include <cstdio>
@@ -11,7 +12,6 @@
 #include <memory>
 #include <random>
 #include <stdexcept>
-#include <sys/wait.h>
 #include <vector>
 
 namespace forensight::testing {

@@ -9,7 +9,7 @@ namespace forensight::testing {
 struct TinyDatasetOptions {
   int images_per_class = 8;
   int size_px = 48;
-  int quality = 95;      // JPEG quality
+  int quality = 95;  // JPEG quality
   unsigned seed = 1;
   bool write_csv = true;  // also DIR/train.csv in the Kaggle layout
 };

@@ -22,8 +22,11 @@ TEST(LrScheduleTest, CosineGoesFromBaseToMinimum) {
 }
 
 TEST(LrScheduleTest, StepDecaysEveryNEpochs) {
-  ScheduleOptions o{.kind = ScheduleKind::kStep, .lr = 1.0, .steps_per_epoch = 10,
-                    .step_size_epochs = 2, .step_gamma = 0.5};
+  ScheduleOptions o{.kind = ScheduleKind::kStep,
+                    .lr = 1.0,
+                    .steps_per_epoch = 10,
+                    .step_size_epochs = 2,
+                    .step_gamma = 0.5};
   EXPECT_DOUBLE_EQ(learning_rate_at(o, 19), 1.0);
   EXPECT_DOUBLE_EQ(learning_rate_at(o, 20), 0.5);
   EXPECT_DOUBLE_EQ(learning_rate_at(o, 45), 0.25);

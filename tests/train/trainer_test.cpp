@@ -61,7 +61,7 @@ TEST(TrainerIntegration, ResumedRunMatchesUninterruptedRun) {
   const std::string dir = testing::make_test_dir();
   const std::string data = testing::write_tiny_dataset(dir + "/data", {.images_per_class = 12});
   TrainOptions o = tiny_options(data, dir + "/full");
-  o.epochs = 2;  // 24 images / 8 = 3 steps per epoch
+  o.epochs = 2;        // 24 images / 8 = 3 steps per epoch
   o.hflip_prob = 0.5;  // random augmentation must replay identically too
   train(o, train_options_to_json(o), false);
 
@@ -90,9 +90,9 @@ TEST(TrainerIntegration, RunDirectoryHoldsConfigSplitCheckpointsAndReport) {
   o.split = "0.6/0.2/0.2";
   o.epochs = 2;
   const auto result = train(o, train_options_to_json(o), false);
-  for (const char* file : {"config.json", "split.json", "metrics.jsonl", "report.json",
-                           "report.md", "checkpoints/last.pt", "checkpoints/best.pt",
-                           "checkpoints/epoch-1.pt", "checkpoints/epoch-2.pt"})
+  for (const char* file : {"config.json", "split.json", "metrics.jsonl", "report.json", "report.md",
+                           "checkpoints/last.pt", "checkpoints/best.pt", "checkpoints/epoch-1.pt",
+                           "checkpoints/epoch-2.pt"})
     EXPECT_TRUE(std::filesystem::exists(dir + "/run/" + file)) << file;
   EXPECT_TRUE(result.final_metrics.contains("accuracy"));
   // The saved config reads back to the same options.

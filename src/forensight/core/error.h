@@ -29,12 +29,12 @@ template <typename... Args>
 }  // namespace forensight
 
 // FS_CHECK(cond, "format", args...): throws forensight::Error with the message and file:line.
-#define FS_CHECK(cond, ...)                                                                   \
-  do {                                                                                        \
-    if (!(cond))                                                                              \
-      throw ::forensight::Error(fmt::format(__VA_ARGS__) +                                    \
-                                fmt::format(" [{}:{}]", ::forensight::detail::basename(__FILE__), \
-                                            __LINE__));                                       \
+#define FS_CHECK(cond, ...)                                                             \
+  do {                                                                                  \
+    if (!(cond))                                                                        \
+      throw ::forensight::Error(                                                        \
+          fmt::format(__VA_ARGS__) +                                                    \
+          fmt::format(" [{}:{}]", ::forensight::detail::basename(__FILE__), __LINE__)); \
   } while (0)
 
 namespace forensight::detail {

@@ -15,7 +15,11 @@ int64_t read_status_kib(const std::string& key) {
 }
 }  // namespace
 
-int64_t peak_rss_bytes() { return read_status_kib("VmHWM"); }
-int64_t current_rss_bytes() { return read_status_kib("VmRSS"); }
+int64_t peak_rss_bytes() {
+  return read_status_kib("VmHWM");
+}
+int64_t current_rss_bytes() {
+  return read_status_kib("VmRSS");
+}
 
 }  // namespace forensight

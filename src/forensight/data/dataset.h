@@ -11,7 +11,7 @@ constexpr int kLabelFake = 1;      // AI-generated
 constexpr int kLabelUnknown = -1;  // an unlabelled set to predict
 
 struct Sample {
-  std::string path;    // absolute, or relative to the process's working directory
+  std::string path;  // absolute, or relative to the process's working directory
   int label = kLabelUnknown;
   std::string group;   // optional: samples of one group stay in one split
   std::string source;  // optional: generator or origin name, for per-source metrics

@@ -33,8 +33,8 @@ class DecodedCache {
   DecodedCache(const DecodedCache&) = delete;
   DecodedCache& operator=(const DecodedCache&) = delete;
 
-  int64_t size() const;           // records
-  int image_size_px() const;      // S
+  int64_t size() const;       // records
+  int image_size_px() const;  // S
   int label(int64_t i) const;
   const std::string& path(int64_t i) const;  // the source file the record came from
   // (3, S, S) uint8, CHW

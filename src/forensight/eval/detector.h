@@ -16,9 +16,9 @@ namespace forensight::eval {
 
 struct Detector {
   std::string checkpoint_path;
-  train::TrainOptions config;                      // the run's resolved options
-  std::shared_ptr<models::ClassifierImpl> model;   // in eval mode, on `device`
-  data::TransformOptions transform;                // deterministic (no augmentation)
+  train::TrainOptions config;                     // the run's resolved options
+  std::shared_ptr<models::ClassifierImpl> model;  // in eval mode, on `device`
+  data::TransformOptions transform;               // deterministic (no augmentation)
   data::NormPreset normalization = data::NormPreset::kImageNet;
   torch::Device device = torch::kCPU;
 

@@ -63,8 +63,11 @@ data::DataLoader make_loader(const Detector& detector, const data::Dataset& data
 nlohmann::json summarize(const InferenceResult& inference, double threshold) {
   Metrics m = metrics_of(inference, nullptr, threshold);
   nlohmann::json auc = std::isfinite(m.roc_auc) ? nlohmann::json(m.roc_auc) : nlohmann::json();
-  return {{"loss", inference.mean_loss}, {"accuracy", m.accuracy}, {"roc_auc", auc},
-          {"count", m.count}, {"skipped", inference.skipped}};
+  return {{"loss", inference.mean_loss},
+          {"accuracy", m.accuracy},
+          {"roc_auc", auc},
+          {"count", m.count},
+          {"skipped", inference.skipped}};
 }
 
 nlohmann::json evaluate(Detector& detector, const data::Dataset& dataset,

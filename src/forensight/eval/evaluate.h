@@ -17,13 +17,13 @@ namespace forensight::eval {
 nlohmann::json summarize(const InferenceResult& inference, double threshold = 0.5);
 
 struct EvaluateOptions {
-  double threshold = 0.5;              // P(AI-generated) at or above = AI-generated
+  double threshold = 0.5;  // P(AI-generated) at or above = AI-generated
   int batch_size = 64;
   int workers = 2;
-  std::vector<int> jpeg_qualities;     // robustness: re-compress at each quality
-  std::vector<double> blur_sigmas;     // robustness: Gaussian blur of each sigma (pixels)
-  std::vector<double> downscales;      // robustness: downscale by each factor in (0, 1)
-  std::string report_dir;              // where report.json/.md and roc.png go ("" = none)
+  std::vector<int> jpeg_qualities;  // robustness: re-compress at each quality
+  std::vector<double> blur_sigmas;  // robustness: Gaussian blur of each sigma (pixels)
+  std::vector<double> downscales;   // robustness: downscale by each factor in (0, 1)
+  std::string report_dir;           // where report.json/.md and roc.png go ("" = none)
   std::string title = "Evaluation";
 };
 

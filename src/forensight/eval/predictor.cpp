@@ -21,7 +21,8 @@ bool has_glob_characters(const std::string& s) {
 
 std::string lowercase_extension(const std::filesystem::path& path) {
   std::string ext = path.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   return ext;
 }
 
@@ -41,7 +42,7 @@ Prediction predict_bytes(Detector& detector, std::span<const uint8_t> bytes,
     std::mt19937_64 rng(0);  // the eval transform draws nothing; a fixed seed keeps it so
     data::Image input = data::apply_transform(image, detector.transform, rng);
     torch::Tensor hwc = torch::from_blob(input.pixels.data(), {input.height, input.width, 3},
-                                         torch::kUInt8);                  // (H, W, 3) uint8
+                                         torch::kUInt8);                     // (H, W, 3) uint8
     torch::Tensor batch = hwc.permute({2, 0, 1}).unsqueeze(0).contiguous();  // (1, 3, H, W)
     torch::NoGradGuard no_grad;
     torch::Tensor x = data::normalize_batch(batch, detector.normalization, detector.device,

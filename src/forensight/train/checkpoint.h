@@ -10,10 +10,10 @@
 namespace forensight::train {
 
 struct TrainProgress {
-  int64_t epoch = 0;             // epoch in progress (0-based)
-  int64_t batch_in_epoch = 0;    // batches of `epoch` already trained
-  int64_t step = 0;              // optimiser steps so far
-  double best_metric = 0.0;      // best validation value of the early-stop metric
+  int64_t epoch = 0;           // epoch in progress (0-based)
+  int64_t batch_in_epoch = 0;  // batches of `epoch` already trained
+  int64_t step = 0;            // optimiser steps so far
+  double best_metric = 0.0;    // best validation value of the early-stop metric
   bool has_best = false;
   int64_t epochs_without_improvement = 0;
 };

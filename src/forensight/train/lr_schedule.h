@@ -11,13 +11,13 @@ enum class ScheduleKind { kConstant, kStep, kCosine };
 
 struct ScheduleOptions {
   ScheduleKind kind = ScheduleKind::kConstant;
-  double lr = 1e-3;              // base learning rate
-  double lr_min = 0.0;           // cosine floor
-  int64_t warmup_steps = 0;      // linear ramp from lr/warmup_steps to lr
-  int64_t total_steps = 1;       // cosine horizon (steps of the whole run)
-  int64_t steps_per_epoch = 1;   // step schedule's epoch length
-  int64_t step_size_epochs = 10; // step schedule: decay period
-  double step_gamma = 0.1;       // step schedule: decay factor
+  double lr = 1e-3;               // base learning rate
+  double lr_min = 0.0;            // cosine floor
+  int64_t warmup_steps = 0;       // linear ramp from lr/warmup_steps to lr
+  int64_t total_steps = 1;        // cosine horizon (steps of the whole run)
+  int64_t steps_per_epoch = 1;    // step schedule's epoch length
+  int64_t step_size_epochs = 10;  // step schedule: decay period
+  double step_gamma = 0.1;        // step schedule: decay factor
 };
 
 // Throws Error listing constant, step, cosine.

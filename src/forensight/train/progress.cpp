@@ -20,7 +20,9 @@ ProgressBar::ProgressBar(int64_t total_steps, int64_t log_every_steps)
       log_every_steps_(std::max<int64_t>(1, log_every_steps)),
       tty_(::isatty(STDERR_FILENO) != 0) {}
 
-ProgressBar::~ProgressBar() { finish(); }
+ProgressBar::~ProgressBar() {
+  finish();
+}
 
 void ProgressBar::update(int64_t epoch, int64_t step, double loss, double images_per_second) {
   if (first_step_ < 0) {

@@ -42,8 +42,7 @@ double pick_metric(const std::string& metric, const nlohmann::json& val) {
     const auto& auc = val.at("roc_auc");
     return auc.is_number() ? auc.get<double>() : 0.0;
   }
-  fail("unknown early-stop metric '{}': valid metrics are val_loss, val_accuracy, val_auc",
-       metric);
+  fail("unknown early-stop metric '{}': valid metrics are val_loss, val_accuracy, val_auc", metric);
 }
 
 // Peak allocated and reserved bytes from the CUDA caching allocator; absent on CPU runs.
@@ -61,7 +60,8 @@ data::Split load_or_make_split(const data::Dataset& dataset, const TrainOptions&
     return data::load_split(run_dir.split_path(), dataset);
   }
   FS_CHECK(!resume, "cannot resume: '{}' has no split file", run_dir.split_path());
-  data::Split split = data::make_split(dataset, data::parse_split_spec(options.split), options.seed);
+  data::Split split =
+      data::make_split(dataset, data::parse_split_spec(options.split), options.seed);
   data::save_split(split, dataset, run_dir.split_path());
   return split;
 }
@@ -157,8 +157,8 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
     FS_CHECK(std::filesystem::exists(last), "cannot resume '{}': no checkpoint at '{}'",
              options.out_dir, last);
     progress = load_checkpoint(last, *model, optimizer.get(), device).progress;
-    spdlog::info("resuming {} at epoch {}, batch {}, step {}", options.out_dir,
-                 progress.epoch + 1, progress.batch_in_epoch, progress.step);
+    spdlog::info("resuming {} at epoch {}, batch {}, step {}", options.out_dir, progress.epoch + 1,
+                 progress.batch_in_epoch, progress.step);
   }
   MetricsLog metrics(run_dir.metrics_path(), resume ? progress.step : -1);
 
@@ -193,7 +193,7 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
 
       // 2. Forward: uint8 crosses to the device, becomes float there.
       torch::Tensor x = data::normalize_batch(batch->images, norm, device,
-                                              options.channels_last);  // (B, 3, H, W) float
+                                              options.channels_last);     // (B, 3, H, W) float
       torch::Tensor y = batch->labels.to(device, /*non_blocking=*/true);  // (B) int64
       torch::Tensor logits = model->forward(x);                           // (B, 2)
       torch::Tensor loss = torch::nn::functional::cross_entropy(
@@ -244,8 +244,7 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
         record.update(gpu_memory_record(device));
         metrics.write(record);
       }
-      if (options.checkpoint_every_steps > 0 &&
-          progress.step % options.checkpoint_every_steps == 0)
+      if (options.checkpoint_every_steps > 0 && progress.step % options.checkpoint_every_steps == 0)
         save("last");
       if (progress.step >= total_steps) {
         stop = true;
@@ -277,13 +276,13 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
     record.update(gpu_memory_record(device));
     if (!val.empty()) record["val"] = val;
     metrics.write(record);
-    spdlog::info("epoch {}: train loss {:.4f} acc {:.4f}{} ({:.1f} s, {:.1f} img/s, {} skipped)",
-                 epoch + 1, record["train_loss"].get<double>(),
-                 record["train_accuracy"].get<double>(),
-                 val.empty() ? std::string()
-                             : fmt::format(", val loss {:.4f} acc {:.4f}", val["loss"].get<double>(),
-                                           val["accuracy"].get<double>()),
-                 epoch_s, record["images_per_s"].get<double>(), stats.skipped);
+    spdlog::info(
+        "epoch {}: train loss {:.4f} acc {:.4f}{} ({:.1f} s, {:.1f} img/s, {} skipped)", epoch + 1,
+        record["train_loss"].get<double>(), record["train_accuracy"].get<double>(),
+        val.empty() ? std::string()
+                    : fmt::format(", val loss {:.4f} acc {:.4f}", val["loss"].get<double>(),
+                                  val["accuracy"].get<double>()),
+        epoch_s, record["images_per_s"].get<double>(), stats.skipped);
 
     // Checkpoints: best by the early-stop metric, last, and every N epochs.
     if (!val.empty()) {
@@ -321,10 +320,11 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
                                  ? run_dir.checkpoint_path("best")
                                  : run_dir.checkpoint_path("last");
     load_checkpoint(best, *model, nullptr, device);
-    data::DataLoader test_loader(dataset, split.test(), eval_transform(options), eval_loader_options);
+    data::DataLoader test_loader(dataset, split.test(), eval_transform(options),
+                                 eval_loader_options);
     auto inference = eval::run_inference(*model, test_loader, inference_options);
-    result.final_metrics = eval::write_evaluation_report(inference, dataset, run_dir.path(),
-                                                         "test", best);
+    result.final_metrics =
+        eval::write_evaluation_report(inference, dataset, run_dir.path(), "test", best);
   }
   result.steps = progress.step;
   result.seconds = run_timer.seconds();

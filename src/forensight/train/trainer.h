@@ -11,7 +11,7 @@
 namespace forensight::train {
 
 struct TrainResult {
-  int64_t steps = 0;             // optimiser steps in total (resumed runs included)
+  int64_t steps = 0;  // optimiser steps in total (resumed runs included)
   int64_t epochs_completed = 0;
   bool stopped_early = false;
   double seconds = 0.0;          // wall time of this invocation

@@ -1,7 +1,9 @@
 // forensight: train, evaluate and serve detectors of AI-generated images. This file only wires the
 // subcommands together and turns errors into a message and a non-zero exit.
+#include <fmt/ranges.h>
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 
@@ -24,6 +26,14 @@ int main(int argc, char** argv) {
   forensight::app::register_bench_command(app);
 
   try {
+    // CLI11 would only say "a subcommand is required" for a mistyped command: name it instead.
+    std::vector<std::string> names;
+    for (const auto* sub : app.get_subcommands({})) names.push_back(sub->get_name());
+    if (argc > 1 && argv[1][0] != '-' &&
+        std::find(names.begin(), names.end(), argv[1]) == names.end()) {
+      throw forensight::Error(fmt::format("unknown command '{}': valid commands are {}", argv[1],
+                                          fmt::join(names, ", ")));
+    }
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);

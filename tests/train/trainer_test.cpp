@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "../support/tiny_dataset.h"
+#include "forensight/core/error.h"
 #include "forensight/train/train_option_table.h"
 
 namespace forensight::train {

@@ -26,7 +26,8 @@ double learning_rate_at(const ScheduleOptions& o, int64_t step) {
       return o.lr * std::pow(o.step_gamma, epoch / std::max<int64_t>(1, o.step_size_epochs));
     }
     case ScheduleKind::kCosine: {
-      const int64_t span = std::max<int64_t>(1, o.total_steps - o.warmup_steps);
+      // The last step (total_steps - 1) lands exactly on lr_min.
+      const int64_t span = std::max<int64_t>(1, o.total_steps - o.warmup_steps - 1);
       const double t = std::clamp(static_cast<double>(step - o.warmup_steps) / span, 0.0, 1.0);
       return o.lr_min + 0.5 * (o.lr - o.lr_min) * (1.0 + std::cos(std::numbers::pi * t));
     }

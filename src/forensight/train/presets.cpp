@@ -52,7 +52,7 @@ TrainOptions resnet18_cpu_recipe() {
   o.lr_schedule = "cosine";
   o.lr_warmup_steps = 10;
   o.split = "0.7/0.15/0.15";
-  o.epochs = 4;
+  o.epochs = 6;
   return o;
 }
 

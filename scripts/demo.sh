@@ -17,7 +17,7 @@ echo "== 1/4 built-in dataset: $count images of ${size}px in $data"
 if [ ! -f "$data/train.csv" ]; then
   "$bin" data synth --out "$data" --count "$count" --size "$size" --seed 1
 fi
-"$bin" data inspect "$data" | head -n 20
+"$bin" data inspect "$data"
 
 echo "== 2/4 training the resnet18-cpu preset into $run"
 rm -rf "$run"

@@ -100,8 +100,9 @@ void register_predict_command(CLI::App& app) {
   auto c = std::make_shared<PredictCommand>();
   auto* cmd = app.add_subcommand("predict", "P(AI-generated) for images, folders, globs or a CSV");
   cmd->add_option("--checkpoint", c->checkpoints,
-                  "checkpoint(s) from `forensight train`; several give side-by-side answers")
-      ->required();
+                  "checkpoint from `forensight train`; repeat the flag for side-by-side answers")
+      ->required()
+      ->allow_extra_args(false);  // one path per --checkpoint: the rest are images
   cmd->add_option("inputs", c->inputs, "image files, folders, glob patterns or CSV manifests")
       ->required();
   cmd->add_option("--json", c->json_path, "write results as JSON to this file (- = stdout)");

@@ -2,6 +2,8 @@
 // the thing and the reason, and a non-zero exit — never a crash or a silent success.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <fstream>
 
 #include "../support/tiny_dataset.h"
@@ -64,6 +66,38 @@ TEST(CliTest, UnreadableCheckpointIsNamed) {
 
 TEST(CliTest, UnknownPresetListsPresets) {
   expect_failure_mentioning(run("train --preset resnet50 --data x --out y"), "resnet18-cpu");
+}
+
+}  // namespace
+}  // namespace forensight
+
+namespace forensight {
+namespace {
+
+// One tiny run, then `predict` with two checkpoints over several images: every image gets each
+// model's answer and the mean, and an unreadable file is reported without stopping the rest.
+TEST(CliIntegration, PredictGivesEveryImageEachModelsAnswer) {
+  const std::string dir = testing::make_test_dir();
+  const std::string data = testing::write_tiny_dataset(dir + "/data", {.images_per_class = 4});
+  const auto trained = run("train --data " + data + " --out " + dir +
+                           "/run --image-size 32 --batch-size 4 --max-steps 1 --split 1.0 "
+                           "--workers 0 --threads 1");
+  ASSERT_EQ(trained.status, 0) << trained.output;
+  const std::string checkpoint = dir + "/run/checkpoints/last.pt";
+  const auto predicted = run("predict --checkpoint " + checkpoint + " --checkpoint " + checkpoint +
+                             " " + data + "/0_real/real_0.jpg " + data + "/1_fake/fake_0.jpg " +
+                             dir + "/missing.jpg --json " + dir + "/out.json");
+  ASSERT_EQ(predicted.status, 0) << predicted.output;
+  EXPECT_NE(predicted.output.find("real_0.jpg"), std::string::npos) << predicted.output;
+  EXPECT_NE(predicted.output.find("fake_0.jpg"), std::string::npos) << predicted.output;
+  EXPECT_NE(predicted.output.find("mean P(AI)"), std::string::npos) << predicted.output;
+  EXPECT_NE(predicted.output.find("missing.jpg"), std::string::npos) << predicted.output;
+  std::ifstream json_file(dir + "/out.json");
+  const auto rows = nlohmann::json::parse(json_file);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0]["models"].size(), 2u);
+  EXPECT_TRUE(rows[0].contains("mean_probability_fake"));
+  EXPECT_TRUE(rows[2]["models"][0].contains("error"));
 }
 
 }  // namespace

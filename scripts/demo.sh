@@ -29,7 +29,9 @@ echo "== 3/4 evaluating the best checkpoint on the held-out test split"
   --split-file "$run/split.json" --json "$run/eval.json"
 
 echo "== 4/4 predicting a few images"
-mapfile -t samples < <(ls "$data"/0_real/*.jpg | head -n 2; ls "$data"/1_fake/*.jpg | head -n 2)
+reals=("$data"/0_real/*.jpg)
+fakes=("$data"/1_fake/*.jpg)
+samples=("${reals[@]:0:2}" "${fakes[@]:0:2}")
 "$bin" predict --checkpoint "$run/checkpoints/best.pt" "${samples[@]}"
 
 echo "== summary"

@@ -14,6 +14,13 @@
 namespace forensight::app {
 namespace {
 
+void write_json(const std::string& path, const nlohmann::json& result) {
+  if (path.empty()) return;
+  std::ofstream out(path);
+  if (!out) fail("cannot write --json file '{}'", path);
+  out << result.dump(2) << '\n';
+}
+
 void register_bench_data(CLI::App& group) {
   auto* cmd = group.add_subcommand(
       "data",
@@ -38,21 +45,7 @@ void register_bench_data(CLI::App& group) {
   cmd->add_option("--python", options->python,
                   "Python with torch/torchvision for the peer (default: the build's)");
   cmd->add_flag("--no-python", options->skip_python, "skip the Python peer (no ratios to it)");
-  cmd->callback([options, json_path] {
-    nlohmann::json result = bench::run_data_bench(*options);
-    if (!json_path->empty()) {
-      std::ofstream out(*json_path);
-      if (!out) fail("cannot write --json file '{}'", *json_path);
-      out << result.dump(2) << '\n';
-    }
-  });
-}
-
-void write_json(const std::string& path, const nlohmann::json& result) {
-  if (path.empty()) return;
-  std::ofstream out(path);
-  if (!out) fail("cannot write --json file '{}'", path);
-  out << result.dump(2) << '\n';
+  cmd->callback([options, json_path] { write_json(*json_path, bench::run_data_bench(*options)); });
 }
 
 void register_bench_train(CLI::App& group) {

@@ -1,24 +1,15 @@
 #include "forensight/train/checkpoint.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <filesystem>
 
+#include "forensight/core/atomic_file.h"
 #include "forensight/core/error.h"
 
 namespace forensight::train {
 namespace {
 
 constexpr int64_t kCheckpointVersion = 1;
-
-void fsync_path(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
-}
 
 torch::Tensor progress_tensor(const TrainProgress& p) {
   return torch::tensor({p.epoch, p.batch_in_epoch, p.step, static_cast<int64_t>(p.has_best),
@@ -88,13 +79,9 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model,
     archive.write("optimizer", optimizer_archive);
   }
 
-  const std::string tmp = path + ".tmp";
-  archive.save_to(tmp);
-  fsync_path(tmp);
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  FS_CHECK(!ec, "cannot move checkpoint into place at '{}': {}", path, ec.message());
-  fsync_path(std::filesystem::path(path).parent_path().string());
+  AtomicFile file(path);
+  archive.save_to(file.temp_path().string());
+  file.commit();
 }
 
 Checkpoint read_checkpoint_header(const std::string& path) {

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <limits>
 
+#include "forensight/core/atomic_file.h"
 #include "forensight/core/device.h"
 #include "forensight/core/error.h"
 #include "forensight/core/gpu_memory.h"
@@ -85,7 +86,7 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
              "run directory '{}' already holds a run: pass --resume to continue it, or choose "
              "another --out",
              options.out_dir);
-    std::ofstream(run_dir.config_path()) << resolved_config.dump(2) << '\n';
+    write_file_atomic(run_dir.config_path(), resolved_config.dump(2) + "\n");
   }
 
   data::Dataset dataset = data::load_dataset(options.data_path);

@@ -10,8 +10,11 @@
 #include "bench/python_peer.h"
 #include "forensight/core/device.h"
 #include "forensight/core/error.h"
+#include "forensight/data/image_decoder.h"
 #include "forensight/data/synth.h"
 #include "forensight/eval/predictor.h"
+#include "forensight/models/fused_resnet.h"
+#include "forensight/models/int8_resnet.h"
 #include "forensight/models/registry.h"
 
 namespace forensight::bench {
@@ -20,22 +23,28 @@ namespace {
 constexpr int kSidePx = 700;
 constexpr int kQuality = 90;
 
-// The first real image of a small `data synth` set: a crop of a photograph, 700x700, q90.
-std::string ensure_image(const PredictBenchOptions& o) {
-  if (!o.image.empty()) return o.image;
+constexpr int kCalibrationImages = 16;
+
+// A small `data synth` set of 700x700 q90 JPEGs (crops of photographs and generator output): the
+// int8 variant's calibration images.
+std::vector<std::string> ensure_images(const PredictBenchOptions& o) {
   namespace fs = std::filesystem;
-  const fs::path dir = fs::path(o.work_dir) / "synth700";
+  const fs::path dir = fs::path(o.work_dir) / fmt::format("synth700_n{}", kCalibrationImages);
   if (!fs::exists(dir / "train.csv")) {
     data::SynthOptions synth;
     synth.out_dir = dir.string();
-    synth.count = 2;
+    synth.count = kCalibrationImages;
     synth.size_px = kSidePx;
     synth.quality = kQuality;
     data::synthesize_dataset(synth);
   }
-  for (const auto& entry : fs::directory_iterator(dir / "0_real"))
-    if (entry.path().extension() == ".jpg") return entry.path().string();
-  fail("no JPEG in '{}': delete the folder and run again", (dir / "0_real").string());
+  std::vector<std::string> images;
+  for (const char* label : {"0_real", "1_fake"})
+    for (const auto& entry : fs::directory_iterator(dir / label))
+      if (entry.path().extension() == ".jpg") images.push_back(entry.path().string());
+  std::sort(images.begin(), images.end());  // 0_real/... first: a photograph crop
+  FS_CHECK(!images.empty(), "no JPEG in '{}': delete the folder and run again", dir.string());
+  return images;
 }
 
 eval::Detector in_memory_detector(const std::string& model) {
@@ -51,10 +60,32 @@ eval::Detector in_memory_detector(const std::string& model) {
   torch::manual_seed(0);
   d.model = models::create_model(m);
   d.model->eval();
+  d.precision = "fp32 (unfused)";
   d.transform.image_size_px = 224;
   d.transform.size_mode = data::SizeMode::kResize;
   d.normalization = data::parse_norm_preset(d.config.normalization);
   return d;
+}
+
+// The variants timed per model: the trained module as is, and for ResNet its inference engines
+// (BatchNorm folded in fp32; int8 calibrated on the synth images).
+std::vector<eval::Detector> variants(const std::string& model,
+                                     const std::vector<std::string>& calibration_images) {
+  std::vector<eval::Detector> out = {in_memory_detector(model)};
+  if (model != "resnet18") return out;
+  eval::Detector fp32 = in_memory_detector(model);
+  eval::prepare_for_inference(fp32, eval::Precision::kFloat32, {});
+  auto& fused = dynamic_cast<models::FusedResNetImpl&>(*fp32.model);
+  models::ActivationRangeObserver observer(fused.observation_points());
+  torch::NoGradGuard no_grad;
+  for (const auto& path : calibration_images)
+    fused.forward_observed(eval::preprocess_bytes(fp32, data::read_file_bytes(path)),
+                           observer.callback());
+  eval::Detector int8 = in_memory_detector(model);
+  eval::prepare_for_inference(int8, eval::Precision::kInt8, observer.ranges());
+  out.push_back(std::move(fp32));
+  out.push_back(std::move(int8));
+  return out;
 }
 
 double percentile(std::vector<double> v, double q) {
@@ -67,47 +98,53 @@ double percentile(std::vector<double> v, double q) {
 nlohmann::json run_predict_bench(const PredictBenchOptions& o) {
   FS_CHECK(o.runs >= 1, "--runs must be >= 1, got {}", o.runs);
   set_thread_counts(o.threads, 0);
-  const std::string image = ensure_image(o);
+  const std::vector<std::string> calibration_images = ensure_images(o);
+  const std::string image = o.image.empty() ? calibration_images.front() : o.image;
   nlohmann::json result = {{"image", image},
                            {"threads", o.threads},
                            {"runs", o.runs},
                            {"models", nlohmann::json::array()}};
-  std::string table = fmt::format("{:<10} {:>10} {:>10} {:>12} {:>12} {:>8}\n", "model", "ours p50",
-                                  "ours p95", "python p50", "python p95", "ratio");
+  std::string table =
+      fmt::format("{:<10} {:<16} {:>10} {:>10} {:>12} {:>12} {:>8}\n", "model", "ours as",
+                  "ours p50", "ours p95", "python p50", "python p95", "ratio");
   for (const auto& name : o.models) {
-    eval::Detector detector = in_memory_detector(name);
-    // Correctness before timing: a real verdict on the benchmark image.
-    const eval::Prediction check = eval::predict_file(detector, image);
-    FS_CHECK(check.error.empty(), "cannot predict '{}': {}", image, check.error);
-    FS_CHECK(std::isfinite(check.probability_fake) && check.probability_fake >= 0 &&
-                 check.probability_fake <= 1,
-             "{} gave P(AI) = {} on '{}'", name, check.probability_fake, image);
-    for (int i = 0; i < o.warmup_runs; ++i) eval::predict_file(detector, image);
-    std::vector<double> ms;
-    for (int i = 0; i < o.runs; ++i) ms.push_back(eval::predict_file(detector, image).milliseconds);
-    nlohmann::json row = {{"model", name},
-                          {"ours_p50_ms", percentile(ms, 0.5)},
-                          {"ours_p95_ms", percentile(ms, 0.95)}};
-    if (!o.skip_python) {
-      const auto peer =
+    nlohmann::json peer;
+    if (!o.skip_python)
+      peer =
           run_python_peer(o.python, "predict_peer.py",
                           fmt::format("--image {} --model {} --threads {} --warmup {} --runs {}",
                                       shell_quote(image), name, o.threads, o.warmup_runs, o.runs));
-      row["python_p50_ms"] = peer.at("p50_ms");
-      row["python_p95_ms"] = peer.at("p95_ms");
-      row["python_torch"] = peer.at("torch");
-      row["speedup_p50"] = peer.at("p50_ms").get<double>() / row["ours_p50_ms"].get<double>();
+    for (auto& detector : variants(name, calibration_images)) {
+      // Correctness before timing: a real verdict on the benchmark image.
+      const eval::Prediction check = eval::predict_file(detector, image);
+      FS_CHECK(check.error.empty(), "cannot predict '{}': {}", image, check.error);
+      FS_CHECK(std::isfinite(check.probability_fake) && check.probability_fake >= 0 &&
+                   check.probability_fake <= 1,
+               "{} gave P(AI) = {} on '{}'", name, check.probability_fake, image);
+      for (int i = 0; i < o.warmup_runs; ++i) eval::predict_file(detector, image);
+      std::vector<double> ms;
+      for (int i = 0; i < o.runs; ++i)
+        ms.push_back(eval::predict_file(detector, image).milliseconds);
+      nlohmann::json row = {{"model", name},
+                            {"precision", detector.precision},
+                            {"probability_fake", check.probability_fake},
+                            {"ours_p50_ms", percentile(ms, 0.5)},
+                            {"ours_p95_ms", percentile(ms, 0.95)}};
+      if (!peer.is_null()) {
+        row["python_p50_ms"] = peer.at("p50_ms");
+        row["python_p95_ms"] = peer.at("p95_ms");
+        row["python_torch"] = peer.at("torch");
+        row["speedup_p50"] = peer.at("p50_ms").get<double>() / row["ours_p50_ms"].get<double>();
+      }
+      auto cell = [&](const char* key) {
+        return row.contains(key) ? fmt::format("{:.2f}", row[key].get<double>()) : "-";
+      };
+      table += fmt::format("{:<10} {:<16} {:>8.2f}ms {:>8.2f}ms {:>10}ms {:>10}ms {:>7}x\n", name,
+                           detector.precision, row["ours_p50_ms"].get<double>(),
+                           row["ours_p95_ms"].get<double>(), cell("python_p50_ms"),
+                           cell("python_p95_ms"), cell("speedup_p50"));
+      result["models"].push_back(row);
     }
-    table += fmt::format(
-        "{:<10} {:>8.2f}ms {:>8.2f}ms {:>10}ms {:>10}ms {:>7}x\n", name,
-        row["ours_p50_ms"].get<double>(), row["ours_p95_ms"].get<double>(),
-        row.contains("python_p50_ms") ? fmt::format("{:.2f}", row["python_p50_ms"].get<double>())
-                                      : "-",
-        row.contains("python_p95_ms") ? fmt::format("{:.2f}", row["python_p95_ms"].get<double>())
-                                      : "-",
-        row.contains("speedup_p50") ? fmt::format("{:.2f}", row["speedup_p50"].get<double>())
-                                    : "-");
-    result["models"].push_back(row);
   }
   fmt::print("predict latency, one {}x{} JPEG -> verdict, {} threads, {} runs\n{}", kSidePx,
              kSidePx, o.threads, o.runs, table);

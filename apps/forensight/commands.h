@@ -9,6 +9,7 @@ void register_data_command(CLI::App& app);
 void register_train_command(CLI::App& app);
 void register_eval_command(CLI::App& app);
 void register_predict_command(CLI::App& app);
+void register_quantize_command(CLI::App& app);
 void register_bench_command(CLI::App& app);
 
 }  // namespace forensight::app

@@ -10,8 +10,8 @@
 #include "commands.h"
 #include "forensight/core/device.h"
 #include "forensight/core/error.h"
-#include "forensight/data/split.h"
 #include "forensight/eval/evaluate.h"
+#include "forensight/eval/split_choice.h"
 
 namespace forensight::app {
 namespace {
@@ -19,49 +19,21 @@ namespace {
 struct EvalCommand {
   std::string checkpoint;
   std::string data_path;
-  std::string split = "auto";
-  std::string split_file;
+  eval::SplitChoice split;
   std::string json_path;
   std::string report_dir;
   std::string device = "cpu";
+  std::string precision = "auto";
   int threads = 0;
   eval::EvaluateOptions options;
 };
 
-// The split file: given, or the run directory's (checkpoints live in RUN_DIR/checkpoints/).
-std::string find_split_file(const EvalCommand& c) {
-  if (!c.split_file.empty()) return c.split_file;
-  const auto run_dir = std::filesystem::path(c.checkpoint).parent_path().parent_path();
-  const auto candidate = run_dir / "split.json";
-  return std::filesystem::exists(candidate) ? candidate.string() : std::string();
-}
-
-std::vector<int64_t> select_indices(const EvalCommand& c, const data::Dataset& dataset) {
-  if (c.split == "all") return {};
-  const std::string split_file = find_split_file(c);
-  if (split_file.empty()) {
-    FS_CHECK(c.split == "auto",
-             "--split {} needs a split file: pass --split-file RUN_DIR/split.json, or --split all",
-             c.split);
-    spdlog::info("no split file found next to the checkpoint: evaluating all {} images",
-                 dataset.size());
-    return {};
-  }
-  const data::Split split = data::load_split(split_file, dataset);
-  const std::string which = c.split == "auto" ? "test" : c.split;
-  spdlog::info("evaluating the {} split of {} ({})", which, split_file, dataset.root);
-  const auto& indices = which == "test"  ? split.test()
-                        : which == "val" ? split.val()
-                                         : split.train();
-  FS_CHECK(!indices.empty(), "the {} split in '{}' is empty", which, split_file);
-  return indices;
-}
-
 void run_eval(EvalCommand& c) {
   set_thread_counts(c.threads, 0);
-  eval::Detector detector = eval::load_detector(c.checkpoint, parse_device(c.device));
+  eval::Detector detector =
+      eval::load_detector(c.checkpoint, parse_device(c.device), eval::parse_precision(c.precision));
   const data::Dataset dataset = data::load_dataset(c.data_path);
-  const auto indices = select_indices(c, dataset);
+  const auto indices = eval::choose_split(c.split, c.checkpoint, dataset);
   c.options.report_dir = c.report_dir;
   const nlohmann::json report = eval::evaluate(detector, dataset, indices, c.options);
   const auto& m = report.at("metrics");
@@ -84,11 +56,11 @@ void register_eval_command(CLI::App& app) {
   cmd->add_option("--checkpoint", c->checkpoint, "checkpoint (.pt) from `forensight train`")
       ->required();
   cmd->add_option("--data", c->data_path, "class folders or a CSV manifest")->required();
-  cmd->add_option("--split", c->split,
+  cmd->add_option("--split", c->split.split,
                   "which images: auto (the test split when a split file is found, else all), "
                   "test, val, train, all (default auto)")
       ->check(CLI::IsMember({"auto", "test", "val", "train", "all"}));
-  cmd->add_option("--split-file", c->split_file,
+  cmd->add_option("--split-file", c->split.split_file,
                   "split.json of the run (default: the one next to the checkpoint's run)");
   cmd->add_option("--json", c->json_path, "also write the report as JSON to this file");
   cmd->add_option("--report-dir", c->report_dir, "write report.json, report.md and roc.png here");
@@ -105,6 +77,10 @@ void register_eval_command(CLI::App& app) {
   cmd->add_option("--workers", c->options.workers, "loader threads (default 2)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--device", c->device, "cpu, cuda or cuda:N (default cpu)");
+  cmd->add_option("--precision", c->precision,
+                  "auto (int8 when the checkpoint was calibrated by `forensight quantize`, else "
+                  "fp32), fp32 or int8 (default auto)")
+      ->check(CLI::IsMember(eval::precision_names()));
   cmd->add_option("--threads", c->threads, "intra-op threads (0 = LibTorch default)");
   cmd->callback([c] { run_eval(*c); });
 }

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   forensight::app::register_train_command(app);
   forensight::app::register_eval_command(app);
   forensight::app::register_predict_command(app);
+  forensight::app::register_quantize_command(app);
   forensight::app::register_bench_command(app);
 
   try {

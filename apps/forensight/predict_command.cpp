@@ -22,6 +22,7 @@ struct PredictCommand {
   std::string csv_path;
   double threshold = 0.5;
   std::string device = "cpu";
+  std::string precision = "auto";
   int threads = 0;
 };
 
@@ -30,7 +31,8 @@ void run_predict(PredictCommand& c) {
   const torch::Device device = parse_device(c.device);
   std::vector<eval::Detector> detectors;
   for (const auto& checkpoint : c.checkpoints)
-    detectors.push_back(eval::load_detector(checkpoint, device));
+    detectors.push_back(
+        eval::load_detector(checkpoint, device, eval::parse_precision(c.precision)));
   const auto paths = eval::expand_inputs(c.inputs);
   FS_CHECK(!paths.empty(), "no images found in {}", fmt::join(c.inputs, ", "));
 
@@ -51,6 +53,7 @@ void run_predict(PredictCommand& c) {
       const eval::Prediction p = eval::predict_file(detector, path, c.threshold);
       nlohmann::json m = {{"model", p.model},
                           {"checkpoint", detector.checkpoint_path},
+                          {"precision", detector.precision},
                           {"milliseconds", p.milliseconds}};
       if (p.error.empty()) {
         m["probability_fake"] = p.probability_fake;
@@ -110,6 +113,10 @@ void register_predict_command(CLI::App& app) {
   cmd->add_option("--threshold", c->threshold, "P(AI-generated) threshold (default 0.5)")
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--device", c->device, "cpu, cuda or cuda:N (default cpu)");
+  cmd->add_option("--precision", c->precision,
+                  "auto (int8 when the checkpoint was calibrated by `forensight quantize`, else "
+                  "fp32), fp32 or int8 (default auto)")
+      ->check(CLI::IsMember(eval::precision_names()));
   cmd->add_option("--threads", c->threads, "intra-op threads (0 = LibTorch default)");
   cmd->callback([c] { run_predict(*c); });
 }

@@ -102,3 +102,54 @@ TEST(CliIntegration, PredictGivesEveryImageEachModelsAnswer) {
 
 }  // namespace
 }  // namespace forensight
+
+namespace forensight {
+namespace {
+
+// quantize a tiny run's checkpoint, then predict with it: int8 by default (auto), fp32 on
+// request, and a float checkpoint asked for int8 is refused with the command that fixes it.
+TEST(CliIntegration, QuantizedCheckpointPredictsInInt8) {
+  const std::string dir = testing::make_test_dir();
+  const std::string data = testing::write_tiny_dataset(dir + "/data", {.images_per_class = 4});
+  const auto trained = run("train --data " + data + " --out " + dir +
+                           "/run --image-size 32 --batch-size 4 --max-steps 1 --split 0.5/0.0/0.5 "
+                           "--workers 0 --threads 1");
+  ASSERT_EQ(trained.status, 0) << trained.output;
+  const std::string checkpoint = dir + "/run/checkpoints/last.pt";
+  const std::string image = data + "/1_fake/fake_0.jpg";
+
+  expect_failure_mentioning(
+      run("predict --precision int8 --checkpoint " + checkpoint + " " + image),
+      "forensight quantize");
+  expect_failure_mentioning(
+      run("predict --precision int16 --checkpoint " + checkpoint + " " + image), "int8");
+
+  const auto quantized = run("quantize --checkpoint " + checkpoint + " --data " + data + " --out " +
+                             dir + "/int8.pt --workers 0 --json " + dir + "/quantize.json");
+  ASSERT_EQ(quantized.status, 0) << quantized.output;
+  std::ifstream report_file(dir + "/quantize.json");
+  const auto report = nlohmann::json::parse(report_file);
+  EXPECT_EQ(report["images"].get<int>(), 4);  // the run's test split
+  EXPECT_EQ(report["calibration_points"].get<int>(), 28);
+  EXPECT_GE(report["verdict_agreement"].get<double>(), 0.0);
+  EXPECT_TRUE(report.contains("int8") && report["int8"].contains("accuracy")) << report.dump();
+
+  for (const std::string precision : {"auto", "fp32"}) {
+    const auto predicted = run("predict --precision " + precision + " --checkpoint " + dir +
+                               "/int8.pt " + image + " --json " + dir + "/" + precision + ".json");
+    ASSERT_EQ(predicted.status, 0) << predicted.output;
+    std::ifstream json_file(dir + "/" + precision + ".json");
+    const auto rows = nlohmann::json::parse(json_file);
+    ASSERT_EQ(rows.size(), 1u);
+    const auto& answer = rows[0]["models"][0];
+    EXPECT_EQ(answer["precision"], precision == "auto" ? "int8" : "fp32") << rows.dump();
+    const double p = answer["probability_fake"].get<double>();
+    EXPECT_TRUE(p >= 0.0 && p <= 1.0) << p;
+  }
+  expect_failure_mentioning(
+      run("quantize --checkpoint " + checkpoint + " --data " + data + " --out " + checkpoint),
+      "overwrite");
+}
+
+}  // namespace
+}  // namespace forensight

@@ -1,13 +1,58 @@
 #include "forensight/eval/detector.h"
 
+#include <fmt/ranges.h>
+
 #include "forensight/core/error.h"
+#include "forensight/models/fused_resnet.h"
+#include "forensight/models/int8_resnet.h"
 #include "forensight/models/registry.h"
 #include "forensight/train/checkpoint.h"
 #include "forensight/train/train_option_table.h"
 
 namespace forensight::eval {
 
-Detector load_detector(const std::string& checkpoint_path, const torch::Device& device) {
+std::vector<std::string> precision_names() {
+  return {"auto", "fp32", "int8"};
+}
+
+Precision parse_precision(const std::string& name) {
+  if (name == "auto") return Precision::kAuto;
+  if (name == "fp32") return Precision::kFloat32;
+  if (name == "int8") return Precision::kInt8;
+  fail("unknown precision '{}': valid precisions are {}", name, fmt::join(precision_names(), ", "));
+}
+
+void prepare_for_inference(Detector& detector, Precision precision,
+                           const torch::Tensor& int8_ranges) {
+  auto* resnet = dynamic_cast<models::ResNetImpl*>(detector.model.get());
+  const bool calibrated = int8_ranges.defined();
+  if (precision == Precision::kInt8) {
+    FS_CHECK(resnet, "int8 inference is implemented for ResNet checkpoints; '{}' holds {}",
+             detector.checkpoint_path, detector.config.model);
+    FS_CHECK(calibrated,
+             "checkpoint '{}' has no int8 calibration: run `forensight quantize --checkpoint {} "
+             "--data DATA --out OUT` and predict with OUT",
+             detector.checkpoint_path, detector.checkpoint_path);
+    FS_CHECK(detector.device.is_cpu(), "int8 inference runs on the CPU, not on {}",
+             detector.device.str());
+  }
+  if (!resnet) return;
+  detector.channels_last = true;
+  auto fused = std::make_shared<models::FusedResNetImpl>(*resnet);
+  const bool int8 = precision == Precision::kInt8 ||
+                    (precision == Precision::kAuto && calibrated && detector.device.is_cpu() &&
+                     models::int8_inference_available());
+  if (int8) {
+    detector.model = std::make_shared<models::Int8ResNetImpl>(*fused, int8_ranges);
+    detector.precision = "int8";
+  } else {
+    detector.model = fused;
+    detector.precision = "fp32";
+  }
+}
+
+Detector load_detector(const std::string& checkpoint_path, const torch::Device& device,
+                       Precision precision) {
   Detector detector;
   detector.checkpoint_path = checkpoint_path;
   detector.device = device;
@@ -23,6 +68,8 @@ Detector load_detector(const std::string& checkpoint_path, const torch::Device& 
   train::load_checkpoint(checkpoint_path, *detector.model, nullptr, device);
   detector.model->to(device);
   detector.model->eval();
+  detector.channels_last = detector.config.channels_last;
+  prepare_for_inference(detector, precision, header.int8_ranges);
   detector.transform = train::eval_transform(detector.config);
   detector.normalization = data::parse_norm_preset(detector.config.normalization);
   return detector;

@@ -75,7 +75,7 @@ nlohmann::json evaluate(Detector& detector, const data::Dataset& dataset,
   FS_CHECK(dataset.labelled, "'{}' has no labels: use `forensight predict` for unlabelled images",
            dataset.root);
   InferenceOptions inference_options{detector.normalization, detector.device,
-                                     detector.config.channels_last};
+                                     detector.channels_last};
   auto run = [&](const data::TransformOptions& transform) {
     auto loader = make_loader(detector, dataset, indices, options, transform);
     return run_inference(*detector.model, loader, inference_options);

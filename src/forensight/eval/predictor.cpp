@@ -28,6 +28,23 @@ std::string lowercase_extension(const std::filesystem::path& path) {
 
 }  // namespace
 
+torch::Tensor preprocess_bytes(const Detector& detector, std::span<const uint8_t> bytes) {
+  data::DecodeOptions decode;
+  decode.min_side_px = data::decode_min_side_px(detector.transform);
+  decode.max_pixels = detector.transform.max_pixels;
+  data::Image image = data::decode_image(bytes, decode);
+  std::mt19937_64 rng(0);  // the eval transform draws nothing; a fixed seed keeps it so
+  data::Image input = data::apply_transform(image, detector.transform, rng);
+  torch::Tensor hwc = torch::from_blob(input.pixels.data(), {input.height, input.width, 3},
+                                       torch::kUInt8);  // (H, W, 3) uint8
+  // (1, 3, H, W): a view with NHWC strides, which is the layout a channels-last model wants.
+  torch::Tensor batch = hwc.permute({2, 0, 1}).unsqueeze(0);
+  if (!detector.channels_last) batch = batch.contiguous();
+  // normalize_batch copies, so the result does not point into `input`.
+  return data::normalize_batch(batch, detector.normalization, detector.device,
+                               detector.channels_last);  // (1, 3, H, W) float
+}
+
 Prediction predict_bytes(Detector& detector, std::span<const uint8_t> bytes,
                          const std::string& name, double threshold) {
   Prediction p;
@@ -35,18 +52,8 @@ Prediction predict_bytes(Detector& detector, std::span<const uint8_t> bytes,
   p.model = detector.name();
   Timer timer;
   try {
-    data::DecodeOptions decode;
-    decode.min_side_px = data::decode_min_side_px(detector.transform);
-    decode.max_pixels = detector.transform.max_pixels;
-    data::Image image = data::decode_image(bytes, decode);
-    std::mt19937_64 rng(0);  // the eval transform draws nothing; a fixed seed keeps it so
-    data::Image input = data::apply_transform(image, detector.transform, rng);
-    torch::Tensor hwc = torch::from_blob(input.pixels.data(), {input.height, input.width, 3},
-                                         torch::kUInt8);                     // (H, W, 3) uint8
-    torch::Tensor batch = hwc.permute({2, 0, 1}).unsqueeze(0).contiguous();  // (1, 3, H, W)
     torch::NoGradGuard no_grad;
-    torch::Tensor x = data::normalize_batch(batch, detector.normalization, detector.device,
-                                            detector.config.channels_last);
+    torch::Tensor x = preprocess_bytes(detector, bytes);  // (1, 3, H, W) float
     p.probability_fake = fake_probability(detector.model->forward(x)).item<double>();
     p.label = p.probability_fake >= threshold ? 1 : 0;
   } catch (const Error& e) {

@@ -20,6 +20,10 @@ struct Prediction {
   std::string error;              // non-empty when the image could not be read
 };
 
+// The detector's input for one encoded image: decode, transform, normalise.
+// -> (1, 3, H, W) float on detector.device. Throws Error when the image cannot be read.
+torch::Tensor preprocess_bytes(const Detector& detector, std::span<const uint8_t> bytes);
+
 Prediction predict_bytes(Detector& detector, std::span<const uint8_t> bytes,
                          const std::string& name, double threshold = 0.5);
 Prediction predict_file(Detector& detector, const std::string& path, double threshold = 0.5);

@@ -44,6 +44,8 @@ Checkpoint read_fields(torch::serialize::InputArchive& archive, const std::strin
   torch::Tensor best;
   archive.read("best_metric", best);
   c.progress.best_metric = best.item<double>();
+  torch::Tensor ranges;
+  if (archive.try_read("int8_ranges", ranges)) c.int8_ranges = ranges;
   return c;
 }
 
@@ -69,6 +71,7 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model,
   archive.write("progress", progress_tensor(checkpoint.progress));
   archive.write("best_metric", torch::tensor(checkpoint.progress.best_metric, torch::kFloat64));
   archive.write("cpu_rng_state", at::detail::getDefaultCPUGenerator().get_state());
+  if (checkpoint.int8_ranges.defined()) archive.write("int8_ranges", checkpoint.int8_ranges);
 
   torch::serialize::OutputArchive model_archive;
   model.save(model_archive);

@@ -21,6 +21,9 @@ struct TrainProgress {
 struct Checkpoint {
   TrainProgress progress;
   std::string config_json;  // the run's resolved TrainOptions, as saved in config.json
+  // (points, 2) float64 activation ranges from `forensight quantize`; undefined when the
+  // checkpoint was never calibrated for int8 inference.
+  torch::Tensor int8_ranges;
 };
 
 void save_checkpoint(const std::string& path, torch::nn::Module& model,

@@ -1,0 +1,191 @@
+// The quantized kernels are FBGEMM's, reached through the dispatcher by their registered names
+// (quantized::conv2d_prepack, quantized::conv2d_relu.new, ...), the same entry points PyTorch's
+// eager quantized modules call.
+#include "forensight/models/int8_resnet.h"
+
+#include <ATen/core/dispatch/Dispatcher.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "forensight/core/error.h"
+#include "forensight/models/shape.h"
+
+namespace forensight::models {
+namespace {
+
+// Activations: quint8 restricted to [0, 127] (FBGEMM's reduce_range on AVX2).
+constexpr int64_t kActivationMax = 127;
+
+struct QuantParams {
+  double scale;
+  int64_t zero_point;
+};
+
+// Affine parameters that represent [lo, hi] (widened to include 0, as every quantizer must).
+QuantParams activation_params(double lo, double hi) {
+  lo = std::min(lo, 0.0);
+  hi = std::max(hi, 0.0);
+  double scale = (hi - lo) / kActivationMax;
+  if (scale <= std::numeric_limits<float>::epsilon()) scale = 1e-6;  // an all-zero activation
+  const auto zero_point = std::clamp<int64_t>(std::llround(-lo / scale), 0, kActivationMax);
+  return {scale, zero_point};
+}
+
+c10::OperatorHandle find_op(const char* name, const char* overload) {
+  return c10::Dispatcher::singleton().findSchemaOrThrow(name, overload);
+}
+
+std::vector<c10::IValue> call(const c10::OperatorHandle& op, std::vector<c10::IValue> stack) {
+  op.callBoxed(&stack);
+  return stack;
+}
+
+c10::IValue pack(const FusedConv& conv) {
+  // Symmetric per-channel int8: scale_c = max |w_c| / 127.5 as PyTorch's per-channel observer.
+  torch::Tensor w = conv.weight.to(torch::kCPU).contiguous();  // (C_out, C_in, k, k)
+  torch::Tensor amax = w.abs().amax({1, 2, 3}).to(torch::kFloat64).clamp_min(1e-12);  // (C_out)
+  torch::Tensor scales = amax / 127.5;
+  torch::Tensor zero_points = torch::zeros({w.size(0)}, torch::kInt64);
+  torch::Tensor qw = torch::quantize_per_channel(w, scales, zero_points, 0, torch::kQInt8);
+  static const auto prepack = find_op("quantized::conv2d_prepack", "");
+  auto out = call(
+      prepack,
+      {qw, conv.bias.to(torch::kCPU).contiguous(), c10::List<int64_t>({conv.stride, conv.stride}),
+       c10::List<int64_t>({conv.padding, conv.padding}), c10::List<int64_t>({1, 1}), int64_t{1}});
+  return out.at(0);
+}
+
+torch::Tensor quantized_conv(const torch::Tensor& qx, const c10::IValue& packed, double scale,
+                             int64_t zero_point, bool relu) {
+  static const auto conv = find_op("quantized::conv2d", "new");
+  static const auto conv_relu = find_op("quantized::conv2d_relu", "new");
+  return call(relu ? conv_relu : conv, {qx, packed, scale, zero_point}).at(0).toTensor();
+}
+
+torch::Tensor quantized_add_relu(const torch::Tensor& qa, const torch::Tensor& qb, double scale,
+                                 int64_t zero_point) {
+  static const auto add_relu = find_op("quantized::add_relu", "");
+  return call(add_relu, {qa, qb, scale, zero_point}).at(0).toTensor();
+}
+
+void select_fbgemm() {
+  // FBGEMM is the engine whose 7-bit activation contract the ranges above assume.
+  at::globalContext().setQEngine(at::QEngine::FBGEMM);
+}
+
+}  // namespace
+
+bool int8_inference_available() {
+  const auto& engines = at::globalContext().supportedQEngines();
+  return std::find(engines.begin(), engines.end(), at::QEngine::FBGEMM) != engines.end();
+}
+
+ActivationRangeObserver::ActivationRangeObserver(int points)
+    : min_(points, std::numeric_limits<double>::infinity()),
+      max_(points, -std::numeric_limits<double>::infinity()),
+      seen_(points, false) {}
+
+void ActivationRangeObserver::observe(int point, const torch::Tensor& activation) {
+  FS_CHECK(point >= 0 && point < static_cast<int>(min_.size()),
+           "observation point {} outside the {} points of this model", point, min_.size());
+  auto [lo, hi] = torch::aminmax(activation.detach());
+  min_[point] = std::min(min_[point], lo.item<double>());
+  max_[point] = std::max(max_[point], hi.item<double>());
+  seen_[point] = true;
+}
+
+ActivationObserver ActivationRangeObserver::callback() {
+  return [this](int point, const torch::Tensor& t) { observe(point, t); };
+}
+
+torch::Tensor ActivationRangeObserver::ranges() const {
+  torch::Tensor out = torch::empty({static_cast<int64_t>(min_.size()), 2}, torch::kFloat64);
+  auto a = out.accessor<double, 2>();
+  for (size_t i = 0; i < min_.size(); ++i) {
+    FS_CHECK(seen_[i], "calibration never reached observation point {}: run at least one image", i);
+    a[i][0] = min_[i];
+    a[i][1] = max_[i];
+  }
+  return out;
+}
+
+Int8ResNetImpl::Int8ResNetImpl(const FusedResNetImpl& fused, const torch::Tensor& ranges) {
+  FS_CHECK(int8_inference_available(),
+           "this LibTorch has no FBGEMM quantized engine, so int8 inference cannot run here");
+  FS_CHECK(ranges.dim() == 2 && ranges.size(0) == fused.observation_points() && ranges.size(1) == 2,
+           "int8 calibration ranges must be ({}, 2) for this ResNet, got {}",
+           fused.observation_points(), format_shape(ranges.sizes()));
+  select_fbgemm();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor r = ranges.to(torch::kCPU, torch::kFloat64).contiguous();
+  auto a = r.accessor<double, 2>();
+  int point = 0;
+  auto next_params = [&]() {
+    const QuantParams p = activation_params(a[point][0], a[point][1]);
+    ++point;
+    return p;
+  };
+  auto quantized = [&](const FusedConv& conv) {
+    const QuantParams p = next_params();
+    return QuantizedConv{pack(conv), p.scale, p.zero_point};
+  };
+
+  stem_ = fused.stem();
+  stem_.weight = stem_.weight.to(torch::kCPU);
+  stem_.bias = stem_.bias.to(torch::kCPU);
+  const QuantParams stem = next_params();
+  stem_scale_ = stem.scale;
+  stem_zero_point_ = stem.zero_point;
+  // The order here is the order in which FusedResNet::forward_observed reports points.
+  for (const auto& block : fused.blocks()) {
+    QuantizedBlock q;
+    q.conv1 = quantized(block.conv1);
+    if (block.has_downsample()) q.downsample = quantized(block.downsample);
+    q.conv2 = quantized(block.conv2);
+    const QuantParams out = next_params();
+    q.out_scale = out.scale;
+    q.out_zero_point = out.zero_point;
+    blocks_.push_back(std::move(q));
+  }
+  fc_weight_ = register_buffer("fc_weight", fused.fc_weight().to(torch::kCPU).clone());
+  fc_bias_ = register_buffer("fc_bias", fused.fc_bias().to(torch::kCPU).clone());
+  eval();
+}
+
+torch::Tensor Int8ResNetImpl::forward(torch::Tensor x) {
+  // x: (B, 3, H, W) float
+  FS_CHECK(x.dim() == 4 && x.size(1) == 3, "ResNet expects (B, 3, H, W) input, got {}",
+           format_shape(x.sizes()));
+  FS_CHECK(x.device().is_cpu(), "int8 inference runs on the CPU, got input on {}",
+           x.device().str());
+  select_fbgemm();
+  torch::NoGradGuard no_grad;
+  x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+  x = torch::conv2d(x, stem_.weight, stem_.bias, stem_.stride, stem_.padding).relu_();
+  torch::Tensor q = torch::quantize_per_tensor(x, stem_scale_, stem_zero_point_,
+                                               torch::kQUInt8);  // (B, 64, H/2, W/2)
+  q = torch::max_pool2d(q, /*kernel_size=*/{3, 3}, /*stride=*/{2, 2},
+                        /*padding=*/{1, 1}, /*dilation=*/{1, 1});  // (B, 64, H/4, W/4)
+  for (const auto& block : blocks_) {
+    torch::Tensor out = quantized_conv(q, block.conv1.packed, block.conv1.scale,
+                                       block.conv1.zero_point, /*relu=*/true);
+    torch::Tensor shortcut = q;
+    if (!block.downsample.packed.isNone())
+      shortcut = quantized_conv(q, block.downsample.packed, block.downsample.scale,
+                                block.downsample.zero_point, /*relu=*/false);
+    out = quantized_conv(out, block.conv2.packed, block.conv2.scale, block.conv2.zero_point,
+                         /*relu=*/false);
+    q = quantized_add_relu(out, shortcut, block.out_scale, block.out_zero_point);
+  }
+  torch::Tensor features =
+      torch::adaptive_avg_pool2d(q, {1, 1}).dequantize().flatten(1);  // (B, 512)
+  return torch::linear(features, fc_weight_, fc_bias_);               // (B, num_classes)
+}
+
+void Int8ResNetImpl::reset_head(int64_t) {
+  fail("an int8 ResNet cannot change its head: reset the trained model's head and recalibrate");
+}
+
+}  // namespace forensight::models

@@ -10,8 +10,10 @@
 #include "commands.h"
 #include "forensight/core/error.h"
 #include "forensight/core/log.h"
+#include "forensight/core/memory.h"
 
 int main(int argc, char** argv) {
+  forensight::retain_freed_memory();  // before any thread allocates: see core/memory.h
   CLI::App app{"Forensight: detectors of AI-generated images (0 = real, 1 = AI-generated)"};
   app.require_subcommand(1);
   std::string log_level = "info";

@@ -1,5 +1,8 @@
 #include "forensight/core/memory.h"
 
+#include <malloc.h>
+
+#include <climits>
 #include <fstream>
 #include <string>
 
@@ -20,6 +23,13 @@ int64_t peak_rss_bytes() {
 }
 int64_t current_rss_bytes() {
   return read_status_kib("VmRSS");
+}
+
+void retain_freed_memory() {
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_MAX, 0);              // no block is served by its own mmap
+  mallopt(M_TRIM_THRESHOLD, INT_MAX);  // and the heap's free top is not handed back
+#endif
 }
 
 }  // namespace forensight

@@ -111,8 +111,11 @@ struct DataLoader::Impl {
       apply_transform_chw(chw_to_image(bytes, side), cache_transform, rng, out);
       return;
     }
-    // Straight from the decoded image into the batch slot: no HWC image of the output size.
-    Image decoded = decode_image_file(dataset.samples[index].path, decode);
+    // The file and decoded image reuse this thread's buffers, and the transform writes the batch
+    // slot directly: no per-sample allocation on the common path.
+    thread_local std::vector<uint8_t> file_bytes;
+    thread_local Image decoded;
+    decode_image_file(dataset.samples[index].path, decode, file_bytes, decoded);
     apply_transform_chw(decoded, transform, rng, out);
   }
 

@@ -94,6 +94,27 @@ TEST(ImageDecoderTest, ReadsHeaderInfoWithoutDecoding) {
   EXPECT_EQ(png.height, 24);
 }
 
+TEST(ImageDecoderTest, ReusedBuffersDecodeLikeFreshOnes) {
+  // The loader's per-thread buffers: images of different sizes and formats in a row must come out
+  // as a fresh decode does, whatever the buffers held before.
+  TempDir dir;
+  write_bytes(dir.file("big.jpg"), encode_jpeg(gradient_image(120, 90, 2)));
+  write_bytes(dir.file("small.jpg"), encode_jpeg(gradient_image(33, 47, 3)));
+  write_bytes(dir.file("mid.png"), encode_png(gradient_image(64, 64, 4)));
+  std::vector<uint8_t> bytes;
+  Image image;
+  for (const char* name : {"big.jpg", "small.jpg", "mid.png", "big.jpg", "big.jpg"})
+    for (int min_side : {0, 40}) {
+      DecodeOptions options;
+      options.min_side_px = min_side;
+      Image fresh = decode_image_file(dir.file(name), options);
+      decode_image_file(dir.file(name), options, bytes, image);
+      EXPECT_EQ(image.width, fresh.width) << name;
+      EXPECT_EQ(image.height, fresh.height) << name;
+      EXPECT_EQ(image.pixels, fresh.pixels) << name << " min_side " << min_side;
+    }
+}
+
 TEST(ImageDecoderTest, MissingFileNamesThePath) {
   expect_decode_error("/nonexistent/forensight/none.jpg",
                       {"/nonexistent/forensight/none.jpg", "No such file"});

@@ -142,6 +142,33 @@ TEST(TransformTest, BlurSmoothsAndKeepsConstantImages) {
   EXPECT_GT(blurred.row(10)[33], 0);
 }
 
+TEST(TransformTest, PlanarOutputEqualsTransformThenCopy) {
+  // apply_transform_chw takes a shortcut for resize and center crop (with or without a flip):
+  // the pixels and the draws consumed must be those of apply_transform.
+  Image image = gradient_image(263, 250);
+  for (SizeMode mode :
+       {SizeMode::kResize, SizeMode::kCenterCrop, SizeMode::kRandomCrop, SizeMode::kNativeCenter})
+    for (double augment : {0.0, 0.5}) {
+      TransformOptions o;
+      o.image_size_px = 96;
+      o.resize_px = 110;
+      o.size_mode = mode;
+      o.hflip_prob = augment;
+      o.blur_prob = augment;
+      o.jpeg_prob = augment;
+      for (uint64_t seed = 0; seed < 6; ++seed) {
+        std::mt19937_64 rng_a(seed), rng_b(seed);
+        Image hwc = apply_transform(image, o, rng_a);
+        std::vector<uint8_t> expected(hwc.pixels.size()), out(hwc.pixels.size());  // (3, S, S)
+        copy_hwc_to_chw(hwc, expected.data());
+        apply_transform_chw(image, o, rng_b, out.data());
+        EXPECT_EQ(out, expected) << "mode " << static_cast<int>(mode) << " augment " << augment
+                                 << " seed " << seed;
+        EXPECT_EQ(rng_a(), rng_b());
+      }
+    }
+}
+
 TEST(TransformTest, InvalidOptionsAreRefused) {
   Image image = gradient_image(32, 32);
   std::mt19937_64 rng(0);

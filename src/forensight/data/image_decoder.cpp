@@ -87,6 +87,12 @@ Image decode_image(std::span<const uint8_t> bytes, const DecodeOptions& options)
 }
 
 std::vector<uint8_t> read_file_bytes(const std::string& path) {
+  std::vector<uint8_t> bytes;
+  read_file_bytes(path, bytes);
+  return bytes;
+}
+
+void read_file_bytes(const std::string& path, std::vector<uint8_t>& bytes) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec))
     throw DecodeError(fmt::format("cannot read '{}': it is a directory", path));
@@ -99,16 +105,26 @@ std::vector<uint8_t> read_file_bytes(const std::string& path) {
     throw DecodeError(fmt::format("cannot read '{}': {}", path, std::strerror(errno)));
   if (size == 0) throw DecodeError(fmt::format("'{}' is empty (0 bytes)", path));
   std::rewind(file.get());
-  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  bytes.resize(static_cast<size_t>(size));
   if (std::fread(bytes.data(), 1, bytes.size(), file.get()) != bytes.size())
     throw DecodeError(fmt::format("cannot read '{}': short read", path));
-  return bytes;
 }
 
 Image decode_image_file(const std::string& path, const DecodeOptions& options) {
-  std::vector<uint8_t> bytes = read_file_bytes(path);
+  std::vector<uint8_t> bytes;
+  Image image;
+  decode_image_file(path, options, bytes, image);
+  return image;
+}
+
+void decode_image_file(const std::string& path, const DecodeOptions& options,
+                       std::vector<uint8_t>& bytes, Image& image) {
+  read_file_bytes(path, bytes);
   try {
-    return decode_image(bytes, options);
+    if (detect_format(bytes) == ImageFormat::kJpeg)
+      decode_jpeg(bytes, options, image);
+    else
+      image = decode_image(bytes, options);
   } catch (const DecodeError& e) {
     throw DecodeError(fmt::format("'{}': {}", path, e.what()));
   }

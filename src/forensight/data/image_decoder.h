@@ -39,5 +39,10 @@ Image decode_image(std::span<const uint8_t> bytes, const DecodeOptions& options 
 // Reads a whole file; throws DecodeError naming the path for unreadable or empty files.
 std::vector<uint8_t> read_file_bytes(const std::string& path);
 Image decode_image_file(const std::string& path, const DecodeOptions& options = {});
+// The same, reusing the memory of `bytes` (the file) and `image` (the result): a loader worker
+// decoding thousands of same-size images then allocates and zero-fills nothing per image.
+void read_file_bytes(const std::string& path, std::vector<uint8_t>& bytes);
+void decode_image_file(const std::string& path, const DecodeOptions& options,
+                       std::vector<uint8_t>& bytes, Image& image);
 
 }  // namespace forensight::data

@@ -98,6 +98,12 @@ ImageInfo read_jpeg_info(std::span<const uint8_t> bytes) {
 }
 
 Image decode_jpeg(std::span<const uint8_t> bytes, const DecodeOptions& options) {
+  Image image;
+  decode_jpeg(bytes, options, image);
+  return image;
+}
+
+void decode_jpeg(std::span<const uint8_t> bytes, const DecodeOptions& options, Image& image) {
   tjhandle handle = thread_jpeg_decompressor();
   JpegHeader h = read_header(handle, bytes);
   int64_t declared = static_cast<int64_t>(h.width) * h.height;
@@ -107,7 +113,6 @@ Image decode_jpeg(std::span<const uint8_t> bytes, const DecodeOptions& options) 
 
   JpegScale scale = pick_jpeg_scale(h.width, h.height, options.min_side_px);
   tjscalingfactor factor{scale.num, scale.denom};
-  Image image;
   image.width = TJSCALED(h.width, factor);
   image.height = TJSCALED(h.height, factor);
   const size_t pixel_count = static_cast<size_t>(image.width) * image.height;
@@ -152,7 +157,6 @@ Image decode_jpeg(std::span<const uint8_t> bytes, const DecodeOptions& options) 
       out[2] = mul_div255(y, k);
     }
   }
-  return image;
 }
 
 }  // namespace forensight::data

@@ -17,6 +17,9 @@ ImageInfo read_jpeg_info(std::span<const uint8_t> bytes);
 // >= options.min_side_px (full size when min_side_px is 0 or the image is already smaller).
 // Refuses images over options.max_pixels before allocating. Throws DecodeError with the reason.
 Image decode_jpeg(std::span<const uint8_t> bytes, const DecodeOptions& options);
+// The same into `image`, reusing its memory (no allocation or zero-fill when it already holds an
+// image of the decoded size).
+void decode_jpeg(std::span<const uint8_t> bytes, const DecodeOptions& options, Image& image);
 
 // The DCT scale decode_jpeg picks for an image of width x height: {num, denom}.
 struct JpegScale {

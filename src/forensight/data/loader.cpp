@@ -35,20 +35,6 @@ std::string normal_path(const std::string& path) {
   return std::filesystem::absolute(path).lexically_normal().string();
 }
 
-// HWC RGB -> one CHW slot of the batch tensor. in: (S, S, 3) uint8; out: (3, S, S) uint8.
-void copy_hwc_to_chw(const Image& image, uint8_t* out) {
-  const size_t plane = static_cast<size_t>(image.width) * image.height;
-  const uint8_t* src = image.pixels.data();
-  uint8_t* r = out;
-  uint8_t* g = out + plane;
-  uint8_t* b = out + 2 * plane;
-  for (size_t i = 0; i < plane; ++i) {
-    r[i] = src[3 * i];
-    g[i] = src[3 * i + 1];
-    b[i] = src[3 * i + 2];
-  }
-}
-
 // in: (3, S, S) uint8 CHW -> (S, S, 3) HWC image.
 Image chw_to_image(std::span<const uint8_t> record, int side) {
   Image image;
@@ -122,14 +108,15 @@ struct DataLoader::Impl {
         std::memcpy(out, bytes.data(), bytes.size());
         return;
       }
-      copy_hwc_to_chw(apply_transform(chw_to_image(bytes, side), cache_transform, rng), out);
+      apply_transform_chw(chw_to_image(bytes, side), cache_transform, rng, out);
       return;
     }
-    Image decoded = decode_image_file(dataset.samples[index].path, decode);
-    Image image = apply_transform(decoded, transform, rng);
-    FS_CHECK(image.width == side && image.height == side,
-             "transform produced {}x{}, expected {}x{}", image.width, image.height, side, side);
-    copy_hwc_to_chw(image, out);
+    // The file and decoded image reuse this thread's buffers, and the transform writes the batch
+    // slot directly: no per-sample allocation on the common path.
+    thread_local std::vector<uint8_t> file_bytes;
+    thread_local Image decoded;
+    decode_image_file(dataset.samples[index].path, decode, file_bytes, decoded);
+    apply_transform_chw(decoded, transform, rng, out);
   }
 
   // Builds batch b of the given epoch from its dataset indices. Bad samples are skipped: the batch

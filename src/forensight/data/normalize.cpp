@@ -1,6 +1,11 @@
 // uint8 -> float normalisation after the host-to-device copy, folded into one multiply-add per
-// value: x * (1 / (255 std)) - mean / std.
+// value: x * (1 / (255 std)) - mean / std. On the CPU a uint8 has only 256 values, so each
+// channel's results are tabulated once and the batch is one table look-up per value (issue #2: the
+// tensor path converted to float and then ran a broadcasting addcmul, two passes over 4-byte
+// values).
 #include "forensight/data/normalize.h"
+
+#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <array>
@@ -42,6 +47,27 @@ torch::Tensor normalize_batch(const torch::Tensor& images_u8, NormPreset preset,
     scale[c] = 1.0f / (255.0f * std[c]);
     shift[c] = -mean[c] / std[c];
   }
+  if (images_u8.device().is_cpu() && device.is_cpu() && !channels_last) {
+    // The same float arithmetic as addcmul(shift, x, scale), once per value and channel.
+    std::array<std::array<float, 256>, 3> table;
+    for (int c = 0; c < 3; ++c)
+      for (int v = 0; v < 256; ++v) table[c][v] = shift[c] + static_cast<float>(v) * scale[c];
+    torch::Tensor in = images_u8.contiguous();  // (B, 3, H, W) uint8
+    torch::Tensor out = torch::empty(in.sizes(), torch::kFloat32);
+    const int64_t plane = in.size(2) * in.size(3);
+    const uint8_t* src = in.data_ptr<uint8_t>();
+    float* dst = out.data_ptr<float>();
+    at::parallel_for(0, in.size(0) * 3, /*grain_size=*/1, [&](int64_t begin, int64_t end) {
+      for (int64_t p = begin; p < end; ++p) {
+        const float* t = table[p % 3].data();
+        const uint8_t* s = src + p * plane;
+        float* d = dst + p * plane;
+        for (int64_t i = 0; i < plane; ++i) d[i] = t[s[i]];
+      }
+    });
+    return out;  // (B, 3, H, W) float32
+  }
+
   auto options = torch::TensorOptions().dtype(torch::kFloat32).device(device);
   torch::Tensor scale_t = torch::tensor({scale[0], scale[1], scale[2]}, options).view({1, 3, 1, 1});
   torch::Tensor shift_t = torch::tensor({shift[0], shift[1], shift[2]}, options).view({1, 3, 1, 1});

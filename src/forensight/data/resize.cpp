@@ -1,9 +1,17 @@
 // Pillow's Resample.c (precompute_coeffs, normalize_coeffs_8bpc, ImagingResampleHorizontal/
-// Vertical_8bpc) with the bilinear filter, line for line where it matters for bit-exactness: the
-// double-precision coefficients, their 22-bit fixed-point rounding, and the clip to uint8.
+// Vertical_8bpc) with the bilinear filter, bit-exact: the double-precision coefficients, their
+// 22-bit fixed-point rounding, the horizontal-then-vertical order and the clip to uint8. Only the
+// bookkeeping differs, for speed (issue #2): every output of an axis gets the same number of taps
+// (windows padded with zero weights, which add nothing to the integer sums), so the inner loops
+// have a fixed trip count; the intermediate is planar, so the vertical pass vectorises and writes
+// CHW planes; coefficient tables and scratch memory are kept per thread.
 #include "forensight/data/resize.h"
 
+#include <algorithm>
 #include <cmath>
+#include <iterator>
+#include <memory>
+#include <numeric>
 #include <vector>
 
 #include "forensight/core/error.h"
@@ -12,11 +20,16 @@ namespace forensight::data {
 namespace {
 
 constexpr int kPrecisionBits = 32 - 8 - 2;
+constexpr int32_t kHalf = 1 << (kPrecisionBits - 1);
+constexpr int kMaxFixedTaps = 8;  // tap counts with an unrolled kernel; larger ones use a loop
 
-struct Coefficients {
-  int kernel_size = 0;
-  std::vector<int> bounds;       // (out_size, 2): first input index, count
-  std::vector<int32_t> weights;  // (out_size, kernel_size) fixed point
+// One axis: output i is the weighted sum of inputs first[i] .. first[i] + taps - 1.
+struct AxisCoefficients {
+  int in_size = 0;
+  int out_size = 0;
+  int taps = 0;
+  std::vector<int> first;        // (out_size) first input index
+  std::vector<int32_t> weights;  // (out_size, taps) fixed point, zero outside Pillow's window
 };
 
 double triangle(double x) {
@@ -24,15 +37,24 @@ double triangle(double x) {
   return x < 1.0 ? 1.0 - x : 0.0;
 }
 
-Coefficients precompute(int in_size, int out_size) {
+AxisCoefficients precompute(int in_size, int out_size) {
+  AxisCoefficients c;
+  c.in_size = in_size;
+  c.out_size = out_size;
+  if (in_size == out_size) {  // Pillow skips the pass; one tap of weight 1.0 is the same identity
+    c.taps = 1;
+    c.first.resize(out_size);
+    std::iota(c.first.begin(), c.first.end(), 0);
+    c.weights.assign(out_size, 1 << kPrecisionBits);
+    return c;
+  }
   const double scale = static_cast<double>(static_cast<float>(in_size)) / out_size;
   const double filter_scale = scale < 1.0 ? 1.0 : scale;
   const double support = 1.0 * filter_scale;
-  Coefficients c;
-  c.kernel_size = static_cast<int>(std::ceil(support)) * 2 + 1;
-  c.bounds.resize(static_cast<size_t>(out_size) * 2);
-  c.weights.assign(static_cast<size_t>(out_size) * c.kernel_size, 0);
-  std::vector<double> k(c.kernel_size);
+  const int kernel_size = static_cast<int>(std::ceil(support)) * 2 + 1;
+  std::vector<int> xmins(out_size), counts(out_size);
+  std::vector<int32_t> pillow_weights(static_cast<size_t>(out_size) * kernel_size, 0);
+  std::vector<double> k(kernel_size);
   for (int xx = 0; xx < out_size; ++xx) {
     const double center = (xx + 0.5) * scale;
     const double ss = 1.0 / filter_scale;
@@ -48,106 +70,195 @@ Coefficients precompute(int in_size, int out_size) {
     }
     for (int x = 0; x < xmax; ++x) {
       double w = sum != 0.0 ? k[x] / sum : k[x];
-      c.weights[static_cast<size_t>(xx) * c.kernel_size + x] = static_cast<int32_t>(
+      pillow_weights[static_cast<size_t>(xx) * kernel_size + x] = static_cast<int32_t>(
           w < 0 ? -0.5 + w * (1 << kPrecisionBits) : 0.5 + w * (1 << kPrecisionBits));
     }
-    c.bounds[xx * 2] = xmin;
-    c.bounds[xx * 2 + 1] = xmax;
+    xmins[xx] = xmin;
+    counts[xx] = xmax;
+  }
+  // Pad every window to the widest one, sliding it left where it would pass the last input
+  // (counts never exceed in_size, so the padded window always fits).
+  c.taps = std::max(1, *std::max_element(counts.begin(), counts.end()));
+  c.first.resize(out_size);
+  c.weights.assign(static_cast<size_t>(out_size) * c.taps, 0);
+  for (int xx = 0; xx < out_size; ++xx) {
+    c.first[xx] = std::min(xmins[xx], in_size - c.taps);
+    const int shift = xmins[xx] - c.first[xx];
+    for (int x = 0; x < counts[xx]; ++x)
+      c.weights[static_cast<size_t>(xx) * c.taps + shift + x] =
+          pillow_weights[static_cast<size_t>(xx) * kernel_size + x];
   }
   return c;
 }
 
+// The coefficient tables of the last few geometries this thread resized: a loader worker resizes
+// every image of a dataset from the same decoded size to the same output size.
+std::shared_ptr<const AxisCoefficients> coefficients(int in_size, int out_size) {
+  constexpr size_t kCachedAxes = 8;
+  thread_local std::vector<std::shared_ptr<const AxisCoefficients>> cache;
+  for (const auto& c : cache)
+    if (c->in_size == in_size && c->out_size == out_size) return c;
+  if (cache.size() == kCachedAxes) cache.erase(cache.begin());
+  cache.push_back(std::make_shared<const AxisCoefficients>(precompute(in_size, out_size)));
+  return cache.back();
+}
+
+// Pillow's clip8, written as a clamp so that it vectorises: v >= 2^30 gives 255, v <= 0 gives 0.
 inline uint8_t clip8(int32_t v) {
-  if (v >= (1 << kPrecisionBits << 8)) return 255;
-  if (v <= 0) return 0;
-  return static_cast<uint8_t>(v >> kPrecisionBits);
+  return static_cast<uint8_t>(std::min(std::max(v, 0) >> kPrecisionBits, 255));
 }
 
-// rows [row_first, row_first + out.height) of `in`, resampled horizontally into `out`.
-void resample_horizontal(const Image& in, int row_first, const Coefficients& c, Image& out) {
-  for (int yy = 0; yy < out.height; ++yy) {
-    const uint8_t* src = in.row(yy + row_first);
-    uint8_t* dst = out.row(yy);
-    for (int xx = 0; xx < out.width; ++xx) {
-      const int xmin = c.bounds[xx * 2], count = c.bounds[xx * 2 + 1];
-      const int32_t* k = &c.weights[static_cast<size_t>(xx) * c.kernel_size];
-      int32_t s0 = 1 << (kPrecisionBits - 1), s1 = s0, s2 = s0;
-      for (int x = 0; x < count; ++x) {
-        const uint8_t* p = src + (x + xmin) * 3;
-        s0 += p[0] * k[x];
-        s1 += p[1] * k[x];
-        s2 += p[2] * k[x];
+// Rows [row_first, row_first + rows) of `in` resampled horizontally into three planes, each
+// (rows, c.out_size) uint8, at planes + channel * rows * c.out_size.
+template <int kTaps>
+void horizontal_pass(const Image& in, int row_first, int rows, const AxisCoefficients& c,
+                     uint8_t* planes) {
+  const int taps = kTaps > 0 ? kTaps : c.taps;
+  const size_t plane = static_cast<size_t>(rows) * c.out_size;
+  for (int y = 0; y < rows; ++y) {
+    const uint8_t* src = in.row(row_first + y);
+    uint8_t* r = planes + static_cast<size_t>(y) * c.out_size;
+    uint8_t* g = r + plane;
+    uint8_t* b = g + plane;
+    const int32_t* k = c.weights.data();
+    for (int xx = 0; xx < c.out_size; ++xx, k += taps) {
+      const uint8_t* p = src + static_cast<size_t>(c.first[xx]) * 3;
+      int32_t s0 = kHalf, s1 = kHalf, s2 = kHalf;
+      for (int x = 0; x < taps; ++x) {
+        s0 += p[x * 3] * k[x];
+        s1 += p[x * 3 + 1] * k[x];
+        s2 += p[x * 3 + 2] * k[x];
       }
-      dst[xx * 3] = clip8(s0);
-      dst[xx * 3 + 1] = clip8(s1);
-      dst[xx * 3 + 2] = clip8(s2);
+      r[xx] = clip8(s0);
+      g[xx] = clip8(s1);
+      b[xx] = clip8(s2);
     }
   }
 }
 
-// bounds are relative to the first row of `in`.
-void resample_vertical(const Image& in, const Coefficients& c, int row_shift, Image& out) {
-  const int row_values = out.width * 3;
-  std::vector<int32_t> acc(row_values);
-  for (int yy = 0; yy < out.height; ++yy) {
-    const int ymin = c.bounds[yy * 2] - row_shift, count = c.bounds[yy * 2 + 1];
-    const int32_t* k = &c.weights[static_cast<size_t>(yy) * c.kernel_size];
-    std::fill(acc.begin(), acc.end(), 1 << (kPrecisionBits - 1));
-    for (int y = 0; y < count; ++y) {
-      const uint8_t* src = in.row(ymin + y);
-      const int32_t w = k[y];
-      for (int i = 0; i < row_values; ++i) acc[i] += src[i] * w;
-    }
-    uint8_t* dst = out.row(yy);
-    for (int i = 0; i < row_values; ++i) dst[i] = clip8(acc[i]);
+// One output row of one plane: dst[x] = sum over t of src[t * stride + x] * k[t].
+template <int kTaps>
+void vertical_row(const uint8_t* __restrict src, size_t stride, const int32_t* k, int width,
+                  uint8_t* __restrict dst) {
+  int32_t w[kTaps];
+  for (int t = 0; t < kTaps; ++t) w[t] = k[t];
+  for (int x = 0; x < width; ++x) {
+    int32_t s = kHalf;
+    for (int t = 0; t < kTaps; ++t) s += src[t * stride + x] * w[t];
+    dst[x] = clip8(s);
   }
+}
+
+// Any tap count: accumulate row by row into acc ((width) int32).
+void vertical_row_any(const uint8_t* src, size_t stride, const int32_t* k, int taps, int width,
+                      int32_t* __restrict acc, uint8_t* __restrict dst) {
+  std::fill(acc, acc + width, kHalf);
+  for (int t = 0; t < taps; ++t) {
+    const uint8_t* __restrict row = src + t * stride;
+    const int32_t w = k[t];
+    for (int x = 0; x < width; ++x) acc[x] += row[x] * w;
+  }
+  for (int x = 0; x < width; ++x) dst[x] = clip8(acc[x]);
+}
+
+// planes: three (rows, width) planes whose row 0 is input row row_first -> out: (3, c.out_size,
+// width).
+template <int kTaps>
+void vertical_pass(const uint8_t* planes, int rows, int width, int row_first,
+                   const AxisCoefficients& c, uint8_t* out) {
+  std::vector<int32_t> acc(kTaps > 0 ? 0 : width);
+  for (int channel = 0; channel < 3; ++channel) {
+    const uint8_t* plane_in = planes + static_cast<size_t>(channel) * rows * width;
+    uint8_t* plane_out = out + static_cast<size_t>(channel) * c.out_size * width;
+    for (int yy = 0; yy < c.out_size; ++yy) {
+      const uint8_t* src = plane_in + static_cast<size_t>(c.first[yy] - row_first) * width;
+      const int32_t* k = &c.weights[static_cast<size_t>(yy) * c.taps];
+      uint8_t* dst = plane_out + static_cast<size_t>(yy) * width;
+      if constexpr (kTaps > 0)
+        vertical_row<kTaps>(src, width, k, width, dst);
+      else
+        vertical_row_any(src, width, k, c.taps, width, acc.data(), dst);
+    }
+  }
+}
+
+// Each pass unrolled for 1 .. kMaxFixedTaps taps; entry 0 takes any count.
+using HorizontalPass = void (*)(const Image&, int, int, const AxisCoefficients&, uint8_t*);
+using VerticalPass = void (*)(const uint8_t*, int, int, int, const AxisCoefficients&, uint8_t*);
+constexpr HorizontalPass kHorizontalPasses[] = {
+    horizontal_pass<0>, horizontal_pass<1>, horizontal_pass<2>,
+    horizontal_pass<3>, horizontal_pass<4>, horizontal_pass<5>,
+    horizontal_pass<6>, horizontal_pass<7>, horizontal_pass<8>};
+constexpr VerticalPass kVerticalPasses[] = {vertical_pass<0>, vertical_pass<1>, vertical_pass<2>,
+                                            vertical_pass<3>, vertical_pass<4>, vertical_pass<5>,
+                                            vertical_pass<6>, vertical_pass<7>, vertical_pass<8>};
+static_assert(std::size(kHorizontalPasses) == kMaxFixedTaps + 1 &&
+              std::size(kVerticalPasses) == kMaxFixedTaps + 1);
+
+int pass_index(int taps) {
+  return taps <= kMaxFixedTaps ? taps : 0;
+}
+
+void check_sizes(const Image& in, int width, int height) {
+  FS_CHECK(width > 0 && height > 0, "resize target must be positive, got {}x{}", width, height);
+  FS_CHECK(in.width > 0 && in.height > 0, "cannot resize an empty {}x{} image", in.width,
+           in.height);
+  FS_CHECK(in.pixels.size() == static_cast<size_t>(in.width) * in.height * 3,
+           "image of {}x{} holds {} bytes, expected {}", in.width, in.height, in.pixels.size(),
+           static_cast<size_t>(in.width) * in.height * 3);
 }
 
 }  // namespace
 
-Image resize_bilinear_antialias(const Image& in, int width, int height) {
-  FS_CHECK(width > 0 && height > 0, "resize target must be positive, got {}x{}", width, height);
-  FS_CHECK(in.width > 0 && in.height > 0, "cannot resize an empty {}x{} image", in.width,
-           in.height);
-  if (width == in.width && height == in.height) return in;
-  const Coefficients horizontal = precompute(in.width, width);
-  const Coefficients vertical = precompute(in.height, height);
+void resize_bilinear_antialias_chw(const Image& in, int width, int height, uint8_t* out) {
+  check_sizes(in, width, height);
+  const auto horizontal = coefficients(in.width, width);
+  const auto vertical = coefficients(in.height, height);
   // Only the input rows the vertical pass reads go through the horizontal pass.
-  const int row_first = vertical.bounds[0];
-  const int row_last = vertical.bounds[(height - 1) * 2] + vertical.bounds[(height - 1) * 2 + 1];
+  const int row_first = vertical->first.front();
+  const int rows = vertical->first.back() + vertical->taps - row_first;
+  thread_local std::vector<uint8_t> planes;  // (3, rows, width) uint8, the intermediate
+  planes.resize(static_cast<size_t>(3) * rows * width);
+  kHorizontalPasses[pass_index(horizontal->taps)](in, row_first, rows, *horizontal, planes.data());
+  kVerticalPasses[pass_index(vertical->taps)](planes.data(), rows, width, row_first, *vertical,
+                                              out);
+}
 
-  const Image* source = &in;
-  int row_shift = 0;
-  Image temp;
-  if (width != in.width) {
-    temp.width = width;
-    temp.height = row_last - row_first;
-    temp.pixels.resize(static_cast<size_t>(temp.width) * temp.height * 3);
-    resample_horizontal(in, row_first, horizontal, temp);
-    source = &temp;
-    row_shift = row_first;
-  }
-  if (height == in.height) return temp;
+Image resize_bilinear_antialias(const Image& in, int width, int height) {
+  check_sizes(in, width, height);
+  if (width == in.width && height == in.height) return in;
+  thread_local std::vector<uint8_t> chw;  // (3, height, width) uint8
+  const size_t plane = static_cast<size_t>(width) * height;
+  chw.resize(3 * plane);
+  resize_bilinear_antialias_chw(in, width, height, chw.data());
   Image out;
   out.width = width;
   out.height = height;
-  out.pixels.resize(static_cast<size_t>(width) * height * 3);
-  resample_vertical(*source, vertical, row_shift, out);
+  out.pixels.resize(3 * plane);
+  for (size_t i = 0; i < plane; ++i) {
+    out.pixels[3 * i] = chw[i];
+    out.pixels[3 * i + 1] = chw[plane + i];
+    out.pixels[3 * i + 2] = chw[2 * plane + i];
+  }
   return out;
 }
 
-Image resize_short_side(const Image& in, int short_side_px) {
+std::pair<int, int> short_side_size(int width, int height, int short_side_px) {
   FS_CHECK(short_side_px > 0, "resize side must be positive, got {}", short_side_px);
-  if (in.width <= in.height) {
-    // Python's int(short * long / short_dim): exact product, correctly rounded division,
-    // truncation.
-    int h = static_cast<int>(static_cast<double>(static_cast<int64_t>(short_side_px) * in.height) /
-                             in.width);
-    return resize_bilinear_antialias(in, short_side_px, h);
-  }
-  int w = static_cast<int>(static_cast<double>(static_cast<int64_t>(short_side_px) * in.width) /
-                           in.height);
-  return resize_bilinear_antialias(in, w, short_side_px);
+  FS_CHECK(width > 0 && height > 0, "cannot resize an empty {}x{} image", width, height);
+  // Python's int(short * long / short_dim): exact product, correctly rounded division, truncation.
+  if (width <= height)
+    return {short_side_px,
+            static_cast<int>(static_cast<double>(static_cast<int64_t>(short_side_px) * height) /
+                             width)};
+  return {
+      static_cast<int>(static_cast<double>(static_cast<int64_t>(short_side_px) * width) / height),
+      short_side_px};
+}
+
+Image resize_short_side(const Image& in, int short_side_px) {
+  const auto [width, height] = short_side_size(in.width, in.height, short_side_px);
+  return resize_bilinear_antialias(in, width, height);
 }
 
 }  // namespace forensight::data

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
+#include <vector>
 
 #include "forensight/core/error.h"
 #include "forensight/data/blur.h"
@@ -55,9 +57,13 @@ Image crop(const Image& in, int x0, int y0, int width, int height) {
 }
 
 // torchvision's CenterCrop offsets: int(round((size - crop) / 2.0)), round half to even.
+std::pair<int, int> center_crop_origin(int width, int height, int side) {
+  return {static_cast<int>(std::nearbyint((width - side) / 2.0)),
+          static_cast<int>(std::nearbyint((height - side) / 2.0))};
+}
+
 Image center_crop(const Image& in, int side) {
-  int x0 = static_cast<int>(std::nearbyint((in.width - side) / 2.0));
-  int y0 = static_cast<int>(std::nearbyint((in.height - side) / 2.0));
+  const auto [x0, y0] = center_crop_origin(in.width, in.height, side);
   return crop(in, x0, y0, side, side);
 }
 
@@ -91,6 +97,70 @@ Image degrade(const Image& in, const Degradation& d) {
   return out;
 }
 
+// Every sample's random choices, drawn in this order (see the file comment).
+struct Draws {
+  double crop_x = 0, crop_y = 0;  // random crop position, fractions of the free range
+  bool blur = false;
+  double sigma = 0;
+  bool recompress = false;
+  int quality = 0;
+  bool flip = false;
+};
+
+Draws draw(const TransformOptions& options, std::mt19937_64& rng) {
+  Draws d;
+  d.crop_x = uniform01(rng);
+  d.crop_y = uniform01(rng);
+  d.blur = uniform01(rng) < options.blur_prob;
+  d.sigma =
+      options.blur_sigma_min + uniform01(rng) * (options.blur_sigma_max - options.blur_sigma_min);
+  d.recompress = uniform01(rng) < options.jpeg_prob;
+  d.quality = uniform_int(rng, options.jpeg_quality_min, options.jpeg_quality_max);
+  d.flip = uniform01(rng) < options.hflip_prob;
+  return d;
+}
+
+// The transform with its random choices already made. in: (H, W, 3) uint8 -> (S, S, 3) uint8.
+Image transform_drawn(const Image& in, const TransformOptions& options, const Draws& d) {
+  const int side = options.image_size_px;
+
+  Image degraded;
+  if (options.degradation.active()) {
+    FS_CHECK(options.degradation.downscale > 0.0 && options.degradation.downscale <= 1.0,
+             "downscale factor must be in (0, 1], got {}", options.degradation.downscale);
+    degraded = degrade(in, options.degradation);
+  }
+  const Image& source_image = options.degradation.active() ? degraded : in;
+
+  Image out;
+  switch (options.size_mode) {
+    case SizeMode::kResize:
+      out = resize_bilinear_antialias(source_image, side, side);
+      break;
+    case SizeMode::kCenterCrop:
+      out = center_crop(resize_short_side(source_image, options.resize_px), side);
+      break;
+    case SizeMode::kRandomCrop: {
+      Image source = at_least(source_image, side);
+      int x0 = static_cast<int>(d.crop_x * (source.width - side + 1));
+      int y0 = static_cast<int>(d.crop_y * (source.height - side + 1));
+      out = crop(source, x0, y0, side, side);
+      break;
+    }
+    case SizeMode::kNativeCenter:
+      out = center_crop(at_least(source_image, side), side);
+      break;
+  }
+  if (d.blur) out = gaussian_blur(out, d.sigma);
+  if (d.recompress) {
+    JpegEncodeOptions jpeg;
+    jpeg.quality = d.quality;
+    out = decode_image(encode_jpeg(out, jpeg));
+  }
+  if (d.flip) flip_horizontal(out);
+  return out;
+}
+
 }  // namespace
 
 int decode_min_side_px(const TransformOptions& options) {
@@ -111,52 +181,56 @@ Image apply_transform(const Image& in, const TransformOptions& options, std::mt1
   validate(options);
   FS_CHECK(in.width > 0 && in.height > 0, "cannot transform an empty {}x{} image", in.width,
            in.height);
+  return transform_drawn(in, options, draw(options, rng));
+}
+
+void apply_transform_chw(const Image& in, const TransformOptions& options, std::mt19937_64& rng,
+                         uint8_t* out) {
+  validate(options);
+  FS_CHECK(in.width > 0 && in.height > 0, "cannot transform an empty {}x{} image", in.width,
+           in.height);
   const int side = options.image_size_px;
-
-  // Seven draws, always in this order (see the file comment).
-  const double crop_x = uniform01(rng), crop_y = uniform01(rng);
-  const bool blur = uniform01(rng) < options.blur_prob;
-  const double sigma =
-      options.blur_sigma_min + uniform01(rng) * (options.blur_sigma_max - options.blur_sigma_min);
-  const bool recompress = uniform01(rng) < options.jpeg_prob;
-  const int quality = uniform_int(rng, options.jpeg_quality_min, options.jpeg_quality_max);
-  const bool flip = uniform01(rng) < options.hflip_prob;
-
-  Image degraded;
-  if (options.degradation.active()) {
-    FS_CHECK(options.degradation.downscale > 0.0 && options.degradation.downscale <= 1.0,
-             "downscale factor must be in (0, 1], got {}", options.degradation.downscale);
-    degraded = degrade(in, options.degradation);
+  const Draws d = draw(options, rng);
+  const bool direct =
+      !options.degradation.active() && !d.blur && !d.recompress &&
+      (options.size_mode == SizeMode::kResize || options.size_mode == SizeMode::kCenterCrop);
+  if (!direct) {
+    Image image = transform_drawn(in, options, d);
+    FS_CHECK(image.width == side && image.height == side,
+             "transform produced {}x{}, expected {}x{}", image.width, image.height, side, side);
+    copy_hwc_to_chw(image, out);
+    return;
   }
-  const Image& source_image = options.degradation.active() ? degraded : in;
+  if (options.size_mode == SizeMode::kResize) {
+    resize_bilinear_antialias_chw(in, side, side, out);
+  } else {
+    const auto [width, height] = short_side_size(in.width, in.height, options.resize_px);
+    thread_local std::vector<uint8_t> resized;  // (3, height, width) uint8
+    resized.resize(static_cast<size_t>(3) * width * height);
+    resize_bilinear_antialias_chw(in, width, height, resized.data());
+    const auto [x0, y0] = center_crop_origin(width, height, side);
+    for (int c = 0; c < 3; ++c)
+      for (int y = 0; y < side; ++y)
+        std::copy_n(&resized[(static_cast<size_t>(c) * height + y0 + y) * width + x0], side,
+                    out + (static_cast<size_t>(c) * side + y) * side);
+  }
+  if (d.flip)
+    for (int row = 0; row < 3 * side; ++row)
+      std::reverse(out + static_cast<size_t>(row) * side,
+                   out + static_cast<size_t>(row + 1) * side);
+}
 
-  Image out;
-  switch (options.size_mode) {
-    case SizeMode::kResize:
-      out = resize_bilinear_antialias(source_image, side, side);
-      break;
-    case SizeMode::kCenterCrop:
-      out = center_crop(resize_short_side(source_image, options.resize_px), side);
-      break;
-    case SizeMode::kRandomCrop: {
-      Image source = at_least(source_image, side);
-      int x0 = static_cast<int>(crop_x * (source.width - side + 1));
-      int y0 = static_cast<int>(crop_y * (source.height - side + 1));
-      out = crop(source, x0, y0, side, side);
-      break;
-    }
-    case SizeMode::kNativeCenter:
-      out = center_crop(at_least(source_image, side), side);
-      break;
+void copy_hwc_to_chw(const Image& image, uint8_t* out) {
+  const size_t plane = static_cast<size_t>(image.width) * image.height;
+  const uint8_t* src = image.pixels.data();
+  uint8_t* r = out;
+  uint8_t* g = out + plane;
+  uint8_t* b = out + 2 * plane;
+  for (size_t i = 0; i < plane; ++i) {
+    r[i] = src[3 * i];
+    g[i] = src[3 * i + 1];
+    b[i] = src[3 * i + 2];
   }
-  if (blur) out = gaussian_blur(out, sigma);
-  if (recompress) {
-    JpegEncodeOptions jpeg;
-    jpeg.quality = quality;
-    out = decode_image(encode_jpeg(out, jpeg));
-  }
-  if (flip) flip_horizontal(out);
-  return out;
 }
 
 }  // namespace forensight::data

@@ -51,4 +51,14 @@ int decode_min_side_px(const TransformOptions& options);
 // in: (H, W, 3) uint8 -> (image_size_px, image_size_px, 3) uint8
 Image apply_transform(const Image& in, const TransformOptions& options, std::mt19937_64& rng);
 
+// The same transform and the same pixels, written as planes into `out`: in: (H, W, 3) uint8 ->
+// out: (3, image_size_px, image_size_px) uint8, e.g. one sample's slot of a batch tensor. Resizes
+// and center crops without blur or JPEG re-compression go from `in` to `out` with no HWC image in
+// between (the loader's common case).
+void apply_transform_chw(const Image& in, const TransformOptions& options, std::mt19937_64& rng,
+                         uint8_t* out);
+
+// in: (H, W, 3) uint8 -> out: (3, H, W) uint8.
+void copy_hwc_to_chw(const Image& image, uint8_t* out);
+
 }  // namespace forensight::data

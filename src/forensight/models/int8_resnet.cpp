@@ -163,7 +163,10 @@ torch::Tensor Int8ResNetImpl::forward(torch::Tensor x) {
   select_fbgemm();
   torch::NoGradGuard no_grad;
   x = x.contiguous(torch::MemoryFormat::ChannelsLast);
-  x = torch::conv2d(x, stem_.weight, stem_.bias, stem_.stride, stem_.padding).relu_();
+  x = torch::conv2d(x, stem_.weight, stem_.bias, stem_.stride, stem_.padding);
+  // The ReLU: with zero point 0 (a post-ReLU range starts at 0) quantizing clamps negatives to 0,
+  // which is the ReLU, so the separate pass is skipped.
+  if (stem_zero_point_ != 0) x.relu_();
   torch::Tensor q = torch::quantize_per_tensor(x, stem_scale_, stem_zero_point_,
                                                torch::kQUInt8);  // (B, 64, H/2, W/2)
   q = torch::max_pool2d(q, /*kernel_size=*/{3, 3}, /*stride=*/{2, 2},

@@ -74,15 +74,22 @@ TEST(CliTest, UnknownPresetListsPresets) {
 namespace forensight {
 namespace {
 
+// A one-step run on 8 tiny images in DIR/run; returns the data folder. `split` as --split.
+std::string train_tiny_run(const std::string& dir, const std::string& split) {
+  const std::string data = testing::write_tiny_dataset(dir + "/data", {.images_per_class = 4});
+  const auto trained = run("train --data " + data + " --out " + dir +
+                           "/run --image-size 32 --batch-size 4 --max-steps 1 --split " + split +
+                           " --workers 0 --threads 1");
+  EXPECT_EQ(trained.status, 0) << trained.output;
+  return data;
+}
+
 // One tiny run, then `predict` with two checkpoints over several images: every image gets each
 // model's answer and the mean, and an unreadable file is reported without stopping the rest.
 TEST(CliIntegration, PredictGivesEveryImageEachModelsAnswer) {
   const std::string dir = testing::make_test_dir();
-  const std::string data = testing::write_tiny_dataset(dir + "/data", {.images_per_class = 4});
-  const auto trained = run("train --data " + data + " --out " + dir +
-                           "/run --image-size 32 --batch-size 4 --max-steps 1 --split 1.0 "
-                           "--workers 0 --threads 1");
-  ASSERT_EQ(trained.status, 0) << trained.output;
+  const std::string data = train_tiny_run(dir, "1.0");
+  ASSERT_FALSE(::testing::Test::HasFailure());
   const std::string checkpoint = dir + "/run/checkpoints/last.pt";
   const auto predicted = run("predict --checkpoint " + checkpoint + " --checkpoint " + checkpoint +
                              " " + data + "/0_real/real_0.jpg " + data + "/1_fake/fake_0.jpg " +
@@ -100,21 +107,12 @@ TEST(CliIntegration, PredictGivesEveryImageEachModelsAnswer) {
   EXPECT_TRUE(rows[2]["models"][0].contains("error"));
 }
 
-}  // namespace
-}  // namespace forensight
-
-namespace forensight {
-namespace {
-
 // quantize a tiny run's checkpoint, then predict with it: int8 by default (auto), fp32 on
 // request, and a float checkpoint asked for int8 is refused with the command that fixes it.
 TEST(CliIntegration, QuantizedCheckpointPredictsInInt8) {
   const std::string dir = testing::make_test_dir();
-  const std::string data = testing::write_tiny_dataset(dir + "/data", {.images_per_class = 4});
-  const auto trained = run("train --data " + data + " --out " + dir +
-                           "/run --image-size 32 --batch-size 4 --max-steps 1 --split 0.5/0.0/0.5 "
-                           "--workers 0 --threads 1");
-  ASSERT_EQ(trained.status, 0) << trained.output;
+  const std::string data = train_tiny_run(dir, "0.5/0.0/0.5");
+  ASSERT_FALSE(::testing::Test::HasFailure());
   const std::string checkpoint = dir + "/run/checkpoints/last.pt";
   const std::string image = data + "/1_fake/fake_0.jpg";
 

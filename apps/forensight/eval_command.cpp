@@ -4,10 +4,10 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
-#include <fstream>
 #include <memory>
 
 #include "commands.h"
+#include "forensight/core/atomic_file.h"
 #include "forensight/core/device.h"
 #include "forensight/core/error.h"
 #include "forensight/eval/evaluate.h"
@@ -41,11 +41,7 @@ void run_eval(EvalCommand& c) {
              m.at("count").get<int64_t>(), m.at("accuracy").get<double>(), m.at("roc_auc").dump(),
              m.at("average_precision").dump(), m.at("equal_error_rate").dump(),
              m.at("macro_f1").get<double>());
-  if (!c.json_path.empty()) {
-    std::ofstream out(c.json_path);
-    FS_CHECK(out.good(), "cannot write --json file '{}'", c.json_path);
-    out << report.dump(2) << '\n';
-  }
+  if (!c.json_path.empty()) write_file_atomic(c.json_path, report.dump(2) + "\n");
 }
 
 }  // namespace

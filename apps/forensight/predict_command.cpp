@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "forensight/core/atomic_file.h"
 #include "forensight/core/device.h"
 #include "forensight/core/error.h"
 #include "forensight/eval/predictor.h"
@@ -89,9 +90,7 @@ void run_predict(PredictCommand& c) {
     if (c.json_path == "-") {
       std::cout << results.dump(2) << '\n';
     } else {
-      std::ofstream out(c.json_path);
-      FS_CHECK(out.good(), "cannot write --json file '{}'", c.json_path);
-      out << results.dump(2) << '\n';
+      write_file_atomic(c.json_path, results.dump(2) + "\n");
     }
   }
   if (failed > 0) fmt::print(stderr, "{} of {} images could not be read\n", failed, paths.size());

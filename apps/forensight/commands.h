@@ -3,6 +3,8 @@
 #pragma once
 #include <CLI/CLI.hpp>
 
+#include <string>
+
 namespace forensight::app {
 
 void register_data_command(CLI::App& app);
@@ -11,5 +13,9 @@ void register_eval_command(CLI::App& app);
 void register_predict_command(CLI::App& app);
 void register_quantize_command(CLI::App& app);
 void register_bench_command(CLI::App& app);
+
+// --device, --precision and --threads, as every command that runs a trained detector takes them.
+void add_inference_options(CLI::App& command, std::string& device, std::string& precision,
+                           int& threads);
 
 }  // namespace forensight::app

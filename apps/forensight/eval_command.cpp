@@ -72,12 +72,7 @@ void register_eval_command(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--workers", c->options.workers, "loader threads (default 2)")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--device", c->device, "cpu, cuda or cuda:N (default cpu)");
-  cmd->add_option("--precision", c->precision,
-                  "auto (int8 when the checkpoint was calibrated by `forensight quantize`, else "
-                  "fp32), fp32 or int8 (default auto)")
-      ->check(CLI::IsMember(eval::precision_names()));
-  cmd->add_option("--threads", c->threads, "intra-op threads (0 = LibTorch default)");
+  add_inference_options(*cmd, c->device, c->precision, c->threads);
   cmd->callback([c] { run_eval(*c); });
 }
 

@@ -111,12 +111,7 @@ void register_predict_command(CLI::App& app) {
   cmd->add_option("--csv", c->csv_path, "write results as CSV to this file");
   cmd->add_option("--threshold", c->threshold, "P(AI-generated) threshold (default 0.5)")
       ->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--device", c->device, "cpu, cuda or cuda:N (default cpu)");
-  cmd->add_option("--precision", c->precision,
-                  "auto (int8 when the checkpoint was calibrated by `forensight quantize`, else "
-                  "fp32), fp32 or int8 (default auto)")
-      ->check(CLI::IsMember(eval::precision_names()));
-  cmd->add_option("--threads", c->threads, "intra-op threads (0 = LibTorch default)");
+  add_inference_options(*cmd, c->device, c->precision, c->threads);
   cmd->callback([c] { run_predict(*c); });
 }
 

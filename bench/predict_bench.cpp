@@ -81,10 +81,23 @@ std::vector<eval::Detector> variants(const std::string& model,
   for (const auto& path : calibration_images)
     fused.forward_observed(eval::preprocess_bytes(fp32, data::read_file_bytes(path)),
                            observer.callback());
+  // int8 as predict runs it (the default engine), then on every other engine this LibTorch has.
   eval::Detector int8 = in_memory_detector(model);
   eval::prepare_for_inference(int8, eval::Precision::kInt8, observer.ranges());
+  const auto engine = dynamic_cast<models::Int8ResNetImpl&>(*int8.model).engine();
+  int8.precision = fmt::format("int8 ({})", models::int8_engine_name(engine));
   out.push_back(std::move(fp32));
   out.push_back(std::move(int8));
+  for (auto other : {models::Int8Engine::kOnednn, models::Int8Engine::kFbgemm}) {
+    if (other == engine || !models::int8_engine_available(other)) continue;
+    eval::Detector d = in_memory_detector(model);
+    d.model = std::make_shared<models::Int8ResNetImpl>(
+        fused, observer.ranges(), data::norm_statistics(d.normalization), other);
+    d.channels_last = true;
+    d.raw_pixels = true;
+    d.precision = fmt::format("int8 ({})", models::int8_engine_name(other));
+    out.push_back(std::move(d));
+  }
   return out;
 }
 

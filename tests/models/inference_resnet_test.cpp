@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "forensight/core/error.h"
+#include "forensight/data/normalize.h"
 #include "forensight/models/fused_resnet.h"
 #include "forensight/models/int8_resnet.h"
 #include "forensight/models/shape.h"
@@ -65,44 +66,76 @@ TEST(FusedResNetTest, CannotChangeItsHead) {
 class Int8ResNetTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!int8_inference_available()) GTEST_SKIP() << "this LibTorch has no FBGEMM engine";
+    if (!int8_inference_available()) GTEST_SKIP() << "this LibTorch has no quantized engine";
   }
 };
 
-TEST_F(Int8ResNetTest, StaysCloseToFloatOnImagesLikeItsCalibration) {
-  auto model = trained_like_resnet(4);
-  FusedResNet fused(*model);
-  torch::NoGradGuard no_grad;
-  torch::manual_seed(5);
-  ActivationRangeObserver observer(fused->observation_points());
-  for (int i = 0; i < 4; ++i)
-    fused->forward_observed(torch::randn({4, 3, 64, 64}), observer.callback());
-  const torch::Tensor ranges = observer.ranges();  // (28, 2)
-  EXPECT_EQ(ranges.sizes(), (std::vector<int64_t>{fused->observation_points(), 2}));
-  EXPECT_TRUE((ranges.select(1, 0) <= ranges.select(1, 1)).all().item<bool>());
-  Int8ResNet int8(*fused, ranges);
+// Each engine, on the same calibration: oneDNN (8-bit activations) and FBGEMM (7-bit).
+class Int8EngineTest : public ::testing::TestWithParam<Int8Engine> {
+ protected:
+  void SetUp() override {
+    if (!int8_engine_available(GetParam()))
+      GTEST_SKIP() << "this LibTorch has no " << int8_engine_name(GetParam()) << " engine";
+  }
+};
 
-  torch::Tensor x = torch::randn({8, 3, 64, 64});  // not among the calibration images
-  torch::Tensor reference = fused->forward(x);     // (8, 2)
-  torch::Tensor quantized = int8->forward(x);
+// The int8 logits against the fp32 ones: a few percent of their spread, and the images' logit
+// differences moving together. (A random network on noise gives nearly equal logits to every
+// image, so the correlation bound is loose; real data: see `forensight quantize`.)
+void expect_close_to_float(const torch::Tensor& reference, const torch::Tensor& quantized) {
   ASSERT_EQ(quantized.sizes(), reference.sizes());
-  // 7-bit activations: the logits move by a few percent of their spread, not more.
   const double spread = (reference.max() - reference.min()).item<double>();
   const double error = (quantized - reference).abs().max().item<double>();
   EXPECT_LE(error, 0.1 * spread) << "fp32\n" << reference << "\nint8\n" << quantized;
-  // And the images' logit differences move together. (A random network on noise gives nearly
-  // equal logits to every image, so this is a loose bound; real data: see `forensight quantize`.)
   torch::Tensor a = reference.select(1, 1) - reference.select(1, 0);
   torch::Tensor b = quantized.select(1, 1) - quantized.select(1, 0);
   const double correlation = torch::corrcoef(torch::stack({a, b})).index({0, 1}).item<double>();
   EXPECT_GE(correlation, 0.8);
 }
 
+TEST_P(Int8EngineTest, StaysCloseToFloatOnImagesLikeItsCalibration) {
+  auto model = trained_like_resnet(4);
+  FusedResNet fused(*model);
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(5);
+  const data::NormPreset preset = data::NormPreset::kImageNet;
+  auto pixels = [](int64_t n) { return torch::randint(0, 256, {n, 3, 64, 64}, torch::kUInt8); };
+  auto normalized = [&](const torch::Tensor& p) {
+    return data::normalize_batch(p, preset, torch::kCPU, /*channels_last=*/false);
+  };
+  ActivationRangeObserver observer(fused->observation_points());
+  for (int i = 0; i < 4; ++i) fused->forward_observed(normalized(pixels(4)), observer.callback());
+  const torch::Tensor ranges = observer.ranges();  // (28, 2)
+  EXPECT_EQ(ranges.sizes(), (std::vector<int64_t>{fused->observation_points(), 2}));
+  EXPECT_TRUE((ranges.select(1, 0) <= ranges.select(1, 1)).all().item<bool>());
+  Int8ResNet int8(*fused, ranges, data::norm_statistics(preset), GetParam());
+  EXPECT_EQ(int8->engine(), GetParam());
+
+  torch::Tensor x = pixels(8);                              // not among the calibration images
+  torch::Tensor reference = fused->forward(normalized(x));  // (8, 2)
+  // Pixels (oneDNN: the int8 stem on them) and normalised float input (the float stem).
+  expect_close_to_float(reference, int8->forward(x));
+  expect_close_to_float(reference, int8->forward(normalized(x)));
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, Int8EngineTest,
+                         ::testing::Values(Int8Engine::kOnednn, Int8Engine::kFbgemm),
+                         [](const auto& info) {
+                           return std::string(int8_engine_name(info.param));
+                         });
+
+TEST_F(Int8ResNetTest, PrefersOnednnWhenItIsThere) {
+  const Int8Engine expected =
+      int8_engine_available(Int8Engine::kOnednn) ? Int8Engine::kOnednn : Int8Engine::kFbgemm;
+  EXPECT_EQ(default_int8_engine(), expected);
+}
+
 TEST_F(Int8ResNetTest, RefusesRangesOfTheWrongShape) {
   auto model = trained_like_resnet(6);
   FusedResNet fused(*model);
   try {
-    Int8ResNet int8(*fused, torch::zeros({5, 2}, torch::kFloat64));
+    Int8ResNet int8(*fused, torch::zeros({5, 2}, torch::kFloat64),
+                    data::norm_statistics(data::NormPreset::kImageNet));
     FAIL() << "wrong-shaped ranges were accepted";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("(28, 2)"), std::string::npos) << e.what();

@@ -30,6 +30,11 @@ const char* norm_preset_name(NormPreset preset) {
   return preset == NormPreset::kImageNet ? "imagenet" : "half";
 }
 
+NormStatistics norm_statistics(NormPreset preset) {
+  if (preset == NormPreset::kImageNet) return {{0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}};
+  return {{0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f}};
+}
+
 torch::Tensor normalize_batch(const torch::Tensor& images_u8, NormPreset preset,
                               torch::Device device, bool channels_last) {
   FS_CHECK(
@@ -37,15 +42,11 @@ torch::Tensor normalize_batch(const torch::Tensor& images_u8, NormPreset preset,
       "normalize_batch expects a (B, 3, H, W) uint8 tensor, got {} of shape {}",
       std::string(c10::toString(images_u8.scalar_type())),
       fmt::format("{}", fmt::join(images_u8.sizes(), "x")));
-  std::array<float, 3> mean{0.5f, 0.5f, 0.5f}, std{0.5f, 0.5f, 0.5f};
-  if (preset == NormPreset::kImageNet) {
-    mean = {0.485f, 0.456f, 0.406f};
-    std = {0.229f, 0.224f, 0.225f};
-  }
+  const NormStatistics stats = norm_statistics(preset);
   std::array<float, 3> scale, shift;
   for (int c = 0; c < 3; ++c) {
-    scale[c] = 1.0f / (255.0f * std[c]);
-    shift[c] = -mean[c] / std[c];
+    scale[c] = 1.0f / (255.0f * stats.std[c]);
+    shift[c] = -stats.mean[c] / stats.std[c];
   }
   if (images_u8.device().is_cpu() && device.is_cpu() && !channels_last) {
     // The same float arithmetic as addcmul(shift, x, scale), once per value and channel.

@@ -3,6 +3,7 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <array>
 #include <string>
 
 namespace forensight::data {
@@ -15,6 +16,13 @@ enum class NormPreset {
 // "imagenet", "half" or "vit" (case-insensitive); throws Error listing the valid names otherwise.
 NormPreset parse_norm_preset(const std::string& name);
 const char* norm_preset_name(NormPreset preset);
+
+// Per channel (R, G, B), on the [0, 1] scale: a pixel p becomes (p / 255 - mean) / std.
+struct NormStatistics {
+  std::array<float, 3> mean;
+  std::array<float, 3> std;
+};
+NormStatistics norm_statistics(NormPreset preset);
 
 // images_u8: (B, 3, H, W) uint8 on any device -> (B, 3, H, W) float32 on `device`, (x/255 - mean)
 // / std, in channels_last memory format when asked. The copy happens before the conversion.

@@ -43,12 +43,19 @@ void prepare_for_inference(Detector& detector, Precision precision,
                     (precision == Precision::kAuto && calibrated && detector.device.is_cpu() &&
                      models::int8_inference_available());
   if (int8) {
-    detector.model = std::make_shared<models::Int8ResNetImpl>(*fused, int8_ranges);
+    detector.model = std::make_shared<models::Int8ResNetImpl>(
+        *fused, int8_ranges, data::norm_statistics(detector.normalization));
     detector.precision = "int8";
+    detector.raw_pixels = true;
   } else {
     detector.model = fused;
     detector.precision = "fp32";
+    detector.raw_pixels = false;
   }
+}
+
+InferenceOptions inference_options(const Detector& detector) {
+  return {detector.normalization, detector.device, detector.channels_last, detector.raw_pixels};
 }
 
 Detector load_detector(const std::string& checkpoint_path, const torch::Device& device,
@@ -69,9 +76,9 @@ Detector load_detector(const std::string& checkpoint_path, const torch::Device& 
   detector.model->to(device);
   detector.model->eval();
   detector.channels_last = detector.config.channels_last;
-  prepare_for_inference(detector, precision, header.int8_ranges);
   detector.transform = train::eval_transform(detector.config);
   detector.normalization = data::parse_norm_preset(detector.config.normalization);
+  prepare_for_inference(detector, precision, header.int8_ranges);
   return detector;
 }
 

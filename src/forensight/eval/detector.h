@@ -14,6 +14,7 @@
 
 #include "forensight/data/normalize.h"
 #include "forensight/data/transform.h"
+#include "forensight/eval/inference.h"
 #include "forensight/models/classifier.h"
 #include "forensight/train/train_options.h"
 
@@ -34,6 +35,7 @@ struct Detector {
   torch::Device device = torch::kCPU;
   std::string precision = "fp32";  // what `model` computes in: fp32 or int8
   bool channels_last = false;      // feed `model` NHWC input (the ResNet engines' own layout)
+  bool raw_pixels = false;         // feed `model` uint8 pixels: it normalises them itself (int8)
 
   std::string name() const { return config.model; }
 };
@@ -45,8 +47,12 @@ Detector load_detector(const std::string& checkpoint_path, const torch::Device& 
                        Precision precision = Precision::kAuto);
 
 // Replaces a ResNet's trained module by its inference engine (see above); other models are kept.
-// int8_ranges: calibration from the checkpoint (undefined when none).
+// int8_ranges: calibration from the checkpoint (undefined when none). detector.normalization must
+// already be the checkpoint's.
 void prepare_for_inference(Detector& detector, Precision precision,
                            const torch::Tensor& int8_ranges);
+
+// How batches are fed to detector.model.
+InferenceOptions inference_options(const Detector& detector);
 
 }  // namespace forensight::eval

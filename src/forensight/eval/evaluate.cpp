@@ -74,11 +74,9 @@ nlohmann::json evaluate(Detector& detector, const data::Dataset& dataset,
                         const std::vector<int64_t>& indices, const EvaluateOptions& options) {
   FS_CHECK(dataset.labelled, "'{}' has no labels: use `forensight predict` for unlabelled images",
            dataset.root);
-  InferenceOptions inference_options{detector.normalization, detector.device,
-                                     detector.channels_last};
   auto run = [&](const data::TransformOptions& transform) {
     auto loader = make_loader(detector, dataset, indices, options, transform);
-    return run_inference(*detector.model, loader, inference_options);
+    return run_inference(*detector.model, loader, inference_options(detector));
   };
 
   const InferenceResult clean_inference = run(detector.transform);

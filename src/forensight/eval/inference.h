@@ -26,6 +26,7 @@ struct InferenceOptions {
   data::NormPreset normalization = data::NormPreset::kImageNet;
   torch::Device device = torch::kCPU;
   bool channels_last = false;
+  bool raw_pixels = false;  // the model takes the uint8 batch and normalises it itself
 };
 
 // Iterates one epoch of `loader` (epoch 0: deterministic order and transforms for evaluation).

@@ -39,6 +39,8 @@ torch::Tensor preprocess_bytes(const Detector& detector, std::span<const uint8_t
                                        torch::kUInt8);  // (H, W, 3) uint8
   // (1, 3, H, W): a view with NHWC strides, which is the layout a channels-last model wants.
   torch::Tensor batch = hwc.permute({2, 0, 1}).unsqueeze(0);
+  // The copy detaches the result from `input`.
+  if (detector.raw_pixels) return batch.clone(torch::MemoryFormat::ChannelsLast);  // (1, 3, H, W)
   if (!detector.channels_last) batch = batch.contiguous();
   // normalize_batch copies, so the result does not point into `input`.
   return data::normalize_batch(batch, detector.normalization, detector.device,

@@ -75,7 +75,8 @@ nlohmann::json quantize_checkpoint(const QuantizeOptions& o) {
            "--out '{}' would overwrite the float checkpoint it is made from; choose another path",
            o.out_path);
   FS_CHECK(models::int8_inference_available(),
-           "this LibTorch has no FBGEMM quantized engine, so int8 inference cannot run here");
+           "this LibTorch has no quantized engine (oneDNN or FBGEMM), so int8 inference cannot "
+           "run here");
 
   // The trained module as it was saved (unfused), and its header (config, progress).
   const train::Checkpoint header = train::read_checkpoint_header(o.checkpoint_path);
@@ -101,10 +102,9 @@ nlohmann::json quantize_checkpoint(const QuantizeOptions& o) {
   // The check: the same images through fp32 and int8.
   Detector int8 = load_detector(o.out_path, torch::kCPU, Precision::kInt8);
   std::vector<int64_t> check = choose_split(o.check, o.checkpoint_path, dataset);
-  InferenceOptions inference{detector.normalization, torch::kCPU, /*channels_last=*/true};
   auto run = [&](Detector& d) {
     auto loader = eval_loader(d, dataset, check, o);
-    return run_inference(*d.model, loader, inference);
+    return run_inference(*d.model, loader, inference_options(d));
   };
   const InferenceResult a = run(detector);
   const InferenceResult b = run(int8);

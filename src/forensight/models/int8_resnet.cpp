@@ -1,11 +1,14 @@
-// The quantized kernels are FBGEMM's, reached through the dispatcher by their registered names
-// (quantized::conv2d_prepack, quantized::conv2d_relu.new, ...), the same entry points PyTorch's
-// eager quantized modules call.
+// The quantized kernels are oneDNN's or FBGEMM's, reached through the dispatcher by their
+// registered names (quantized::conv2d_prepack, quantized::conv2d_relu.new, ...), the same entry
+// points PyTorch's eager quantized modules call. Prepacking happens under the chosen engine, which
+// makes the packed weights that engine's; the convolutions then run on whichever engine packed
+// them.
 #include "forensight/models/int8_resnet.h"
 
 #include <ATen/core/dispatch/Dispatcher.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -15,21 +18,28 @@
 namespace forensight::models {
 namespace {
 
-// Activations: quint8 restricted to [0, 127] (FBGEMM's reduce_range on AVX2).
-constexpr int64_t kActivationMax = 127;
+// Activations are quint8: [0, 255] for oneDNN; [0, 127] for FBGEMM (its reduce_range on AVX2).
+int64_t activation_max(Int8Engine engine) {
+  return engine == Int8Engine::kFbgemm ? 127 : 255;
+}
+
+at::QEngine qengine(Int8Engine engine) {
+  return engine == Int8Engine::kFbgemm ? at::QEngine::FBGEMM : at::QEngine::ONEDNN;
+}
 
 struct QuantParams {
   double scale;
   int64_t zero_point;
 };
 
-// Affine parameters that represent [lo, hi] (widened to include 0, as every quantizer must).
-QuantParams activation_params(double lo, double hi) {
+// Affine parameters that represent [lo, hi] in [0, q_max] (widened to include 0, as every
+// quantizer must).
+QuantParams activation_params(double lo, double hi, int64_t q_max) {
   lo = std::min(lo, 0.0);
   hi = std::max(hi, 0.0);
-  double scale = (hi - lo) / kActivationMax;
+  double scale = (hi - lo) / static_cast<double>(q_max);
   if (scale <= std::numeric_limits<float>::epsilon()) scale = 1e-6;  // an all-zero activation
-  const auto zero_point = std::clamp<int64_t>(std::llround(-lo / scale), 0, kActivationMax);
+  const auto zero_point = std::clamp<int64_t>(std::llround(-lo / scale), 0, q_max);
   return {scale, zero_point};
 }
 
@@ -44,16 +54,17 @@ std::vector<c10::IValue> call(const c10::OperatorHandle& op, std::vector<c10::IV
 
 c10::IValue pack(const FusedConv& conv) {
   // Symmetric per-channel int8: scale_c = max |w_c| / 127.5 as PyTorch's per-channel observer.
-  torch::Tensor w = conv.weight.to(torch::kCPU).contiguous();  // (C_out, C_in, k, k)
+  torch::Tensor w =
+      conv.weight.to(torch::kCPU, torch::kFloat32).contiguous();  // (C_out, C_in, k, k)
   torch::Tensor amax = w.abs().amax({1, 2, 3}).to(torch::kFloat64).clamp_min(1e-12);  // (C_out)
   torch::Tensor scales = amax / 127.5;
   torch::Tensor zero_points = torch::zeros({w.size(0)}, torch::kInt64);
   torch::Tensor qw = torch::quantize_per_channel(w, scales, zero_points, 0, torch::kQInt8);
   static const auto prepack = find_op("quantized::conv2d_prepack", "");
-  auto out = call(
-      prepack,
-      {qw, conv.bias.to(torch::kCPU).contiguous(), c10::List<int64_t>({conv.stride, conv.stride}),
-       c10::List<int64_t>({conv.padding, conv.padding}), c10::List<int64_t>({1, 1}), int64_t{1}});
+  auto out = call(prepack, {qw, conv.bias.to(torch::kCPU, torch::kFloat32).contiguous(),
+                            c10::List<int64_t>({conv.stride, conv.stride}),
+                            c10::List<int64_t>({conv.padding, conv.padding}),
+                            c10::List<int64_t>({1, 1}), int64_t{1}});
   return out.at(0);
 }
 
@@ -70,16 +81,45 @@ torch::Tensor quantized_add_relu(const torch::Tensor& qa, const torch::Tensor& q
   return call(add_relu, {qa, qb, scale, zero_point}).at(0).toTensor();
 }
 
-void select_fbgemm() {
-  // FBGEMM is the engine whose 7-bit activation contract the ranges above assume.
-  at::globalContext().setQEngine(at::QEngine::FBGEMM);
+// The stem on uint8 pixels p: conv(w, (p / 255 - mean) / std) + b = conv(w', p) + b' with
+// w' = w / (255 std) per input channel and b' = b - sum of w' * 255 mean, exactly where the kernel
+// sees no padding. Computed in float64 so the fold adds no rounding of its own.
+FusedConv stem_on_pixels(const FusedConv& stem, const data::NormStatistics& input) {
+  torch::Tensor w = stem.weight.to(torch::kCPU, torch::kFloat64).contiguous();  // (64, 3, k, k)
+  torch::Tensor mean = torch::tensor({input.mean[0], input.mean[1], input.mean[2]}, torch::kFloat64)
+                           .view({1, 3, 1, 1});
+  torch::Tensor std =
+      torch::tensor({input.std[0], input.std[1], input.std[2]}, torch::kFloat64).view({1, 3, 1, 1});
+  FusedConv out;
+  out.weight = w / (255.0 * std);
+  out.bias =
+      stem.bias.to(torch::kCPU, torch::kFloat64) - (out.weight * (255.0 * mean)).sum({1, 2, 3});
+  out.stride = stem.stride;
+  out.padding = 0;  // the caller pads with the mean pixel
+  return out;
 }
 
 }  // namespace
 
-bool int8_inference_available() {
+const char* int8_engine_name(Int8Engine engine) {
+  return engine == Int8Engine::kFbgemm ? "fbgemm" : "onednn";
+}
+
+bool int8_engine_available(Int8Engine engine) {
   const auto& engines = at::globalContext().supportedQEngines();
-  return std::find(engines.begin(), engines.end(), at::QEngine::FBGEMM) != engines.end();
+  return std::find(engines.begin(), engines.end(), qengine(engine)) != engines.end();
+}
+
+Int8Engine default_int8_engine() {
+  if (int8_engine_available(Int8Engine::kOnednn)) return Int8Engine::kOnednn;
+  FS_CHECK(int8_engine_available(Int8Engine::kFbgemm),
+           "this LibTorch has neither the oneDNN nor the FBGEMM quantized engine, so int8 "
+           "inference cannot run here");
+  return Int8Engine::kFbgemm;
+}
+
+bool int8_inference_available() {
+  return int8_engine_available(Int8Engine::kOnednn) || int8_engine_available(Int8Engine::kFbgemm);
 }
 
 ActivationRangeObserver::ActivationRangeObserver(int points)
@@ -111,19 +151,23 @@ torch::Tensor ActivationRangeObserver::ranges() const {
   return out;
 }
 
-Int8ResNetImpl::Int8ResNetImpl(const FusedResNetImpl& fused, const torch::Tensor& ranges) {
-  FS_CHECK(int8_inference_available(),
-           "this LibTorch has no FBGEMM quantized engine, so int8 inference cannot run here");
+Int8ResNetImpl::Int8ResNetImpl(const FusedResNetImpl& fused, const torch::Tensor& ranges,
+                               const data::NormStatistics& input, Int8Engine engine)
+    : engine_(engine), input_(input) {
+  FS_CHECK(int8_engine_available(engine),
+           "this LibTorch has no {} quantized engine, so int8 inference cannot run on it",
+           int8_engine_name(engine));
   FS_CHECK(ranges.dim() == 2 && ranges.size(0) == fused.observation_points() && ranges.size(1) == 2,
            "int8 calibration ranges must be ({}, 2) for this ResNet, got {}",
            fused.observation_points(), format_shape(ranges.sizes()));
-  select_fbgemm();
+  // Prepacking under the engine makes the packed weights that engine's.
+  at::globalContext().setQEngine(qengine(engine));
   torch::NoGradGuard no_grad;
   const torch::Tensor r = ranges.to(torch::kCPU, torch::kFloat64).contiguous();
   auto a = r.accessor<double, 2>();
   int point = 0;
   auto next_params = [&]() {
-    const QuantParams p = activation_params(a[point][0], a[point][1]);
+    const QuantParams p = activation_params(a[point][0], a[point][1], activation_max(engine));
     ++point;
     return p;
   };
@@ -138,6 +182,14 @@ Int8ResNetImpl::Int8ResNetImpl(const FusedResNetImpl& fused, const torch::Tensor
   const QuantParams stem = next_params();
   stem_scale_ = stem.scale;
   stem_zero_point_ = stem.zero_point;
+  if (engine == Int8Engine::kOnednn) {
+    stem_on_pixels_ = pack(stem_on_pixels(stem_, input));
+    std::array<uint8_t, 3> pixel;
+    for (int c = 0; c < 3; ++c)
+      pixel[c] = static_cast<uint8_t>(std::clamp(std::lround(255.0 * input.mean[c]), 0L, 255L));
+    padding_pixel_ =
+        torch::tensor({pixel[0], pixel[1], pixel[2]}, torch::kUInt8).view({1, 3, 1, 1});
+  }
   // The order here is the order in which FusedResNet::forward_observed reports points.
   for (const auto& block : fused.blocks()) {
     QuantizedBlock q;
@@ -154,21 +206,51 @@ Int8ResNetImpl::Int8ResNetImpl(const FusedResNetImpl& fused, const torch::Tensor
   eval();
 }
 
-torch::Tensor Int8ResNetImpl::forward(torch::Tensor x) {
-  // x: (B, 3, H, W) float
-  FS_CHECK(x.dim() == 4 && x.size(1) == 3, "ResNet expects (B, 3, H, W) input, got {}",
-           format_shape(x.sizes()));
-  FS_CHECK(x.device().is_cpu(), "int8 inference runs on the CPU, got input on {}",
-           x.device().str());
-  select_fbgemm();
-  torch::NoGradGuard no_grad;
+torch::Tensor Int8ResNetImpl::stem_float(torch::Tensor x) {
+  // x: (B, 3, H, W) float, normalised
   x = x.contiguous(torch::MemoryFormat::ChannelsLast);
   x = torch::conv2d(x, stem_.weight, stem_.bias, stem_.stride, stem_.padding);
   // The ReLU: with zero point 0 (a post-ReLU range starts at 0) quantizing clamps negatives to 0,
   // which is the ReLU, so the separate pass is skipped.
   if (stem_zero_point_ != 0) x.relu_();
-  torch::Tensor q = torch::quantize_per_tensor(x, stem_scale_, stem_zero_point_,
-                                               torch::kQUInt8);  // (B, 64, H/2, W/2)
+  return torch::quantize_per_tensor(x, stem_scale_, stem_zero_point_,
+                                    torch::kQUInt8);  // (B, 64, H/2, W/2)
+}
+
+torch::Tensor Int8ResNetImpl::stem_int8(torch::Tensor x) {
+  // x: (B, 3, H, W) uint8 pixels
+  const int64_t pad = stem_.padding;
+  torch::Tensor padded = torch::empty({x.size(0), 3, x.size(2) + 2 * pad, x.size(3) + 2 * pad},
+                                      torch::TensorOptions().dtype(torch::kUInt8),
+                                      torch::MemoryFormat::ChannelsLast);  // (B, 3, H+2p, W+2p)
+  padded.copy_(padding_pixel_.expand_as(padded));
+  padded.narrow(2, pad, x.size(2)).narrow(3, pad, x.size(3)).copy_(x);
+  // Each pixel is its own code: scale 1, zero point 0, so nothing is rounded.
+  const torch::Tensor qx = at::_make_per_tensor_quantized_tensor(padded, /*scale=*/1.0,
+                                                                 /*zero_point=*/0);
+  return quantized_conv(qx, stem_on_pixels_, stem_scale_, stem_zero_point_,
+                        /*relu=*/true);  // (B, 64, H/2, W/2)
+}
+
+torch::Tensor Int8ResNetImpl::forward(torch::Tensor x) {
+  // x: (B, 3, H, W) uint8 pixels or normalised float
+  FS_CHECK(x.dim() == 4 && x.size(1) == 3, "ResNet expects (B, 3, H, W) input, got {}",
+           format_shape(x.sizes()));
+  FS_CHECK(x.device().is_cpu(), "int8 inference runs on the CPU, got input on {}",
+           x.device().str());
+  torch::NoGradGuard no_grad;
+  torch::Tensor q;
+  if (x.scalar_type() == torch::kUInt8 && !stem_on_pixels_.isNone()) {
+    q = stem_int8(x);
+  } else {
+    if (x.scalar_type() == torch::kUInt8) {
+      const auto& [m3, s3] = input_;
+      torch::Tensor m = torch::tensor({m3[0], m3[1], m3[2]}).view({1, 3, 1, 1});
+      torch::Tensor s = torch::tensor({s3[0], s3[1], s3[2]}).view({1, 3, 1, 1});
+      x = (x.to(torch::kFloat32).div_(255.0f) - m).div_(s);  // (B, 3, H, W) float
+    }
+    q = stem_float(x);
+  }
   q = torch::max_pool2d(q, /*kernel_size=*/{3, 3}, /*stride=*/{2, 2},
                         /*padding=*/{1, 1}, /*dilation=*/{1, 1});  // (B, 64, H/4, W/4)
   for (const auto& block : blocks_) {

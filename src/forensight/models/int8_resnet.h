@@ -1,8 +1,16 @@
-// ResNet inference in int8 on the CPU (FBGEMM): weights quantized per output channel (symmetric
-// int8), activations per tensor (unsigned, 7 bits, as FBGEMM needs on CPUs without VNNI so that
-// its 16-bit pair sums cannot saturate) with ranges measured on calibration images. The stem
-// convolution stays in float, so the input's low-order bits, where generator traces live, are not
-// rounded away; the classifier head runs in float on the pooled features.
+// ResNet inference in int8 on the CPU: weights quantized per output channel (symmetric int8),
+// activations per tensor (unsigned) with ranges measured on calibration images. Two engines run
+// the quantized convolutions (Int8Engine): oneDNN with 8-bit activations, preferred because it
+// is faster at batch 1 (bench predict), and FBGEMM with 7-bit activations (FBGEMM's reduce_range,
+// so that its 16-bit pair sums cannot saturate on CPUs without VNNI; oneDNN avoids that itself by
+// halving the weight scale there). The classifier head runs in float on the pooled features.
+//
+// The input's low-order bits are where generator traces live, so they are never rounded away. The
+// model takes the uint8 pixels themselves: with oneDNN the stem convolution runs in int8 on them,
+// exactly (a pixel is its own uint8 code at scale 1), with the normalisation folded into the
+// stem's weights and bias and the image padded by the per-channel mean pixel, so that the padding
+// is (to half a grey level) the normalised zero the float model pads with. With FBGEMM, whose
+// 7-bit activations could not hold a pixel, the stem normalises and runs in float.
 //
 // Calibration: run FusedResNet::forward_observed over representative images with an
 // ActivationRangeObserver, then build Int8ResNet from the same FusedResNet and the ranges.
@@ -11,6 +19,7 @@
 
 #include <vector>
 
+#include "forensight/data/normalize.h"
 #include "forensight/models/classifier.h"
 #include "forensight/models/fused_resnet.h"
 
@@ -31,20 +40,33 @@ class ActivationRangeObserver {
   std::vector<bool> seen_;
 };
 
-// True when this LibTorch was built with FBGEMM (x86-64 wheels are).
+// The library that runs the quantized convolutions.
+enum class Int8Engine { kOnednn, kFbgemm };
+
+// "onednn" or "fbgemm".
+const char* int8_engine_name(Int8Engine engine);
+// True when this LibTorch can run `engine` (x86-64 wheels have both).
+bool int8_engine_available(Int8Engine engine);
+// oneDNN when available, else FBGEMM. Throws Error when neither is.
+Int8Engine default_int8_engine();
+// True when some int8 engine is available.
 bool int8_inference_available();
 
 class Int8ResNetImpl : public ClassifierImpl {
  public:
-  // fused: on the CPU. ranges: (fused.observation_points(), 2) from ActivationRangeObserver.
-  Int8ResNetImpl(const FusedResNetImpl& fused, const torch::Tensor& ranges);
-  // x: (B, 3, H, W) float, normalised, on the CPU -> (B, num_classes) float logits
+  // fused: on the CPU. ranges: (fused.observation_points(), 2) from ActivationRangeObserver; the
+  // same ranges serve either engine. input: the normalisation the fused model was trained with.
+  Int8ResNetImpl(const FusedResNetImpl& fused, const torch::Tensor& ranges,
+                 const data::NormStatistics& input, Int8Engine engine = default_int8_engine());
+  // x: (B, 3, H, W) uint8 pixels, or float already normalised (the stem then runs in float), on
+  // the CPU -> (B, num_classes) float logits
   torch::Tensor forward(torch::Tensor x) override;
   void reset_head(int64_t num_classes) override;
+  Int8Engine engine() const { return engine_; }
 
  private:
   struct QuantizedConv {
-    c10::IValue packed;  // FBGEMM's prepacked weight and bias (Conv2dPackedParamsBase)
+    c10::IValue packed;  // the engine's prepacked weight and bias (Conv2dPackedParamsBase)
     double scale = 1.0;  // of the output activation
     int64_t zero_point = 0;
   };
@@ -56,9 +78,18 @@ class Int8ResNetImpl : public ClassifierImpl {
     int64_t out_zero_point = 0;
   };
 
-  FusedConv stem_;  // float
+  torch::Tensor stem_float(torch::Tensor x);  // (B, 3, H, W) float -> quantized stem output
+  torch::Tensor stem_int8(torch::Tensor x);   // (B, 3, H, W) uint8 -> quantized stem output
+
+  Int8Engine engine_;
+  data::NormStatistics input_;
+  FusedConv stem_;  // float, on normalised input
   double stem_scale_ = 1.0;
   int64_t stem_zero_point_ = 0;
+  // oneDNN: the stem on pixels (normalisation folded in, no padding of its own), and the pixel
+  // (B, 3, 1, 1) uint8 the image is padded with.
+  c10::IValue stem_on_pixels_;
+  torch::Tensor padding_pixel_;
   std::vector<QuantizedBlock> blocks_;
   torch::Tensor fc_weight_;  // (num_classes, 512) float
   torch::Tensor fc_bias_;

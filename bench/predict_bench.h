@@ -13,7 +13,8 @@ struct PredictBenchOptions {
   std::vector<std::string> models = {"resnet18"};  // resnet18 and/or vit-tiny
   int threads = 2;                                 // intra-op threads, ours and Python
   int warmup_runs = 3;
-  int runs = 30;      // timed predictions
+  int runs = 30;      // timed predictions per round
+  int rounds = 3;     // of Python then ours, alternated; figures are medians over rounds
   std::string image;  // a JPEG; "" = make a 700x700 q90 one
   std::string work_dir = "runs/bench-predict";
   std::string python = FORENSIGHT_PYTHON;

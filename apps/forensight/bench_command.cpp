@@ -100,7 +100,10 @@ void register_bench_predict(CLI::App& group) {
       ->check(CLI::IsMember({"resnet18", "vit-tiny"}));
   cmd->add_option("--threads", options->threads, "intra-op threads, ours and Python (default 2)")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--runs", options->runs, "timed predictions (default 30)")
+  cmd->add_option("--runs", options->runs, "timed predictions per round (default 30)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--rounds", options->rounds,
+                  "rounds of Python then ours; figures are medians over rounds (default 3)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--image", options->image, "a JPEG to use (default: a 700x700 q90 crop)");
   cmd->add_flag("--no-python", options->skip_python, "skip the Python peer (no ratios)");

@@ -52,20 +52,27 @@ std::vector<c10::IValue> call(const c10::OperatorHandle& op, std::vector<c10::IV
   return stack;
 }
 
-c10::IValue pack(const FusedConv& conv) {
-  // Symmetric per-channel int8: scale_c = max |w_c| / 127.5 as PyTorch's per-channel observer.
-  torch::Tensor w =
-      conv.weight.to(torch::kCPU, torch::kFloat32).contiguous();  // (C_out, C_in, k, k)
+// Symmetric per-channel: scale_c = max |w_c| / (q_max + 0.5) as PyTorch's per-channel observer
+// (q_max 127: 8-bit weights; 63: 7-bit).
+torch::Tensor quantize_weight(const torch::Tensor& weight, int q_max) {
+  torch::Tensor w = weight.to(torch::kCPU, torch::kFloat32).contiguous();  // (C_out, C_in, k, k)
   torch::Tensor amax = w.abs().amax({1, 2, 3}).to(torch::kFloat64).clamp_min(1e-12);  // (C_out)
-  torch::Tensor scales = amax / 127.5;
   torch::Tensor zero_points = torch::zeros({w.size(0)}, torch::kInt64);
-  torch::Tensor qw = torch::quantize_per_channel(w, scales, zero_points, 0, torch::kQInt8);
+  return torch::quantize_per_channel(w, amax / (q_max + 0.5), zero_points, 0, torch::kQInt8);
+}
+
+c10::IValue pack(const torch::Tensor& quantized_weight, const torch::Tensor& bias, int64_t stride,
+                 int64_t padding) {
   static const auto prepack = find_op("quantized::conv2d_prepack", "");
-  auto out = call(prepack, {qw, conv.bias.to(torch::kCPU, torch::kFloat32).contiguous(),
-                            c10::List<int64_t>({conv.stride, conv.stride}),
-                            c10::List<int64_t>({conv.padding, conv.padding}),
-                            c10::List<int64_t>({1, 1}), int64_t{1}});
+  auto out =
+      call(prepack, {quantized_weight, bias.to(torch::kCPU, torch::kFloat32).contiguous(),
+                     c10::List<int64_t>({stride, stride}), c10::List<int64_t>({padding, padding}),
+                     c10::List<int64_t>({1, 1}), int64_t{1}});
   return out.at(0);
+}
+
+c10::IValue pack(const FusedConv& conv) {
+  return pack(quantize_weight(conv.weight, 127), conv.bias, conv.stride, conv.padding);
 }
 
 torch::Tensor quantized_conv(const torch::Tensor& qx, const c10::IValue& packed, double scale,
@@ -81,22 +88,31 @@ torch::Tensor quantized_add_relu(const torch::Tensor& qa, const torch::Tensor& q
   return call(add_relu, {qa, qb, scale, zero_point}).at(0).toTensor();
 }
 
-// The stem on uint8 pixels p: conv(w, (p / 255 - mean) / std) + b = conv(w', p) + b' with
-// w' = w / (255 std) per input channel and b' = b - sum of w' * 255 mean, exactly where the kernel
-// sees no padding. Computed in float64 so the fold adds no rounding of its own.
-FusedConv stem_on_pixels(const FusedConv& stem, const data::NormStatistics& input) {
+// The pixel every channel is centred on in the int8 stem: the mean pixel over channels.
+int64_t pixel_zero_point(const data::NormStatistics& input) {
+  const double mean = (input.mean[0] + input.mean[1] + input.mean[2]) / 3.0;
+  return std::clamp<int64_t>(std::llround(255.0 * mean), 0, 255);
+}
+
+// The stem on uint8 pixels p, read as p - z (zero point z): with o = 255 mean and s = 255 std per
+// channel, conv(w, (p - o) / s) + b = conv(w', p - z) + b' for w' = w / s and b' = b - sum of
+// w' * (o - z), exactly where the kernel sees no padding. b' is computed with w' as quantized, so
+// the sum's large constant part carries no weight-rounding error; centring on z keeps the part
+// that does small, as in the float model, whose inputs are centred too.
+c10::IValue pack_stem_on_pixels(const FusedConv& stem, const data::NormStatistics& input) {
   torch::Tensor w = stem.weight.to(torch::kCPU, torch::kFloat64).contiguous();  // (64, 3, k, k)
-  torch::Tensor mean = torch::tensor({input.mean[0], input.mean[1], input.mean[2]}, torch::kFloat64)
-                           .view({1, 3, 1, 1});
-  torch::Tensor std =
-      torch::tensor({input.std[0], input.std[1], input.std[2]}, torch::kFloat64).view({1, 3, 1, 1});
-  FusedConv out;
-  out.weight = w / (255.0 * std);
-  out.bias =
-      stem.bias.to(torch::kCPU, torch::kFloat64) - (out.weight * (255.0 * mean)).sum({1, 2, 3});
-  out.stride = stem.stride;
-  out.padding = 0;  // the caller pads with the mean pixel
-  return out;
+  auto per_channel = [](const std::array<float, 3>& v) {
+    return torch::tensor({v[0], v[1], v[2]}, torch::kFloat64).view({1, 3, 1, 1});
+  };
+  const torch::Tensor o = 255.0 * per_channel(input.mean);
+  // 7-bit weights: a pixel is a full 8-bit activation, and on CPUs without VNNI both engines sum
+  // pairs of u8 * s8 products in 16 bits: 2 * 255 * 64 still fits, 2 * 255 * 127 saturates (which
+  // was measured: errors of ~20 output steps with 8-bit stem weights, none with 7-bit).
+  const torch::Tensor qw = quantize_weight(w / (255.0 * per_channel(input.std)), 63);
+  const auto z = static_cast<double>(pixel_zero_point(input));
+  const torch::Tensor bias = stem.bias.to(torch::kCPU, torch::kFloat64) -
+                             (qw.dequantize().to(torch::kFloat64) * (o - z)).sum({1, 2, 3});
+  return pack(qw, bias, stem.stride, /*padding=*/0);  // the caller pads with the mean pixel
 }
 
 }  // namespace
@@ -153,7 +169,7 @@ torch::Tensor ActivationRangeObserver::ranges() const {
 
 Int8ResNetImpl::Int8ResNetImpl(const FusedResNetImpl& fused, const torch::Tensor& ranges,
                                const data::NormStatistics& input, Int8Engine engine)
-    : engine_(engine), input_(input) {
+    : engine_(engine) {
   FS_CHECK(int8_engine_available(engine),
            "this LibTorch has no {} quantized engine, so int8 inference cannot run on it",
            int8_engine_name(engine));
@@ -182,14 +198,12 @@ Int8ResNetImpl::Int8ResNetImpl(const FusedResNetImpl& fused, const torch::Tensor
   const QuantParams stem = next_params();
   stem_scale_ = stem.scale;
   stem_zero_point_ = stem.zero_point;
-  if (engine == Int8Engine::kOnednn) {
-    stem_on_pixels_ = pack(stem_on_pixels(stem_, input));
-    std::array<uint8_t, 3> pixel;
-    for (int c = 0; c < 3; ++c)
-      pixel[c] = static_cast<uint8_t>(std::clamp(std::lround(255.0 * input.mean[c]), 0L, 255L));
-    padding_pixel_ =
-        torch::tensor({pixel[0], pixel[1], pixel[2]}, torch::kUInt8).view({1, 3, 1, 1});
-  }
+  stem_on_pixels_ = pack_stem_on_pixels(stem_, input);
+  pixel_zero_point_ = pixel_zero_point(input);
+  std::array<uint8_t, 3> pixel;
+  for (int c = 0; c < 3; ++c)
+    pixel[c] = static_cast<uint8_t>(std::clamp(std::lround(255.0 * input.mean[c]), 0L, 255L));
+  padding_pixel_ = torch::tensor({pixel[0], pixel[1], pixel[2]}, torch::kUInt8).view({1, 3, 1, 1});
   // The order here is the order in which FusedResNet::forward_observed reports points.
   for (const auto& block : fused.blocks()) {
     QuantizedBlock q;
@@ -225,9 +239,9 @@ torch::Tensor Int8ResNetImpl::stem_int8(torch::Tensor x) {
                                       torch::MemoryFormat::ChannelsLast);  // (B, 3, H+2p, W+2p)
   padded.copy_(padding_pixel_.expand_as(padded));
   padded.narrow(2, pad, x.size(2)).narrow(3, pad, x.size(3)).copy_(x);
-  // Each pixel is its own code: scale 1, zero point 0, so nothing is rounded.
-  const torch::Tensor qx = at::_make_per_tensor_quantized_tensor(padded, /*scale=*/1.0,
-                                                                 /*zero_point=*/0);
+  // Each pixel is its own code (scale 1), so nothing is rounded.
+  const torch::Tensor qx =
+      at::_make_per_tensor_quantized_tensor(padded, /*scale=*/1.0, pixel_zero_point_);
   return quantized_conv(qx, stem_on_pixels_, stem_scale_, stem_zero_point_,
                         /*relu=*/true);  // (B, 64, H/2, W/2)
 }
@@ -239,18 +253,7 @@ torch::Tensor Int8ResNetImpl::forward(torch::Tensor x) {
   FS_CHECK(x.device().is_cpu(), "int8 inference runs on the CPU, got input on {}",
            x.device().str());
   torch::NoGradGuard no_grad;
-  torch::Tensor q;
-  if (x.scalar_type() == torch::kUInt8 && !stem_on_pixels_.isNone()) {
-    q = stem_int8(x);
-  } else {
-    if (x.scalar_type() == torch::kUInt8) {
-      const auto& [m3, s3] = input_;
-      torch::Tensor m = torch::tensor({m3[0], m3[1], m3[2]}).view({1, 3, 1, 1});
-      torch::Tensor s = torch::tensor({s3[0], s3[1], s3[2]}).view({1, 3, 1, 1});
-      x = (x.to(torch::kFloat32).div_(255.0f) - m).div_(s);  // (B, 3, H, W) float
-    }
-    q = stem_float(x);
-  }
+  torch::Tensor q = x.scalar_type() == torch::kUInt8 ? stem_int8(x) : stem_float(x);
   q = torch::max_pool2d(q, /*kernel_size=*/{3, 3}, /*stride=*/{2, 2},
                         /*padding=*/{1, 1}, /*dilation=*/{1, 1});  // (B, 64, H/4, W/4)
   for (const auto& block : blocks_) {
@@ -267,6 +270,11 @@ torch::Tensor Int8ResNetImpl::forward(torch::Tensor x) {
   torch::Tensor features =
       torch::adaptive_avg_pool2d(q, {1, 1}).dequantize().flatten(1);  // (B, 512)
   return torch::linear(features, fc_weight_, fc_bias_);               // (B, num_classes)
+}
+
+torch::Tensor Int8ResNetImpl::stem_activation(torch::Tensor x) {
+  torch::NoGradGuard no_grad;
+  return (x.scalar_type() == torch::kUInt8 ? stem_int8(x) : stem_float(x)).dequantize();
 }
 
 void Int8ResNetImpl::reset_head(int64_t) {

@@ -1,16 +1,16 @@
 // ResNet inference in int8 on the CPU: weights quantized per output channel (symmetric int8),
 // activations per tensor (unsigned) with ranges measured on calibration images. Two engines run
-// the quantized convolutions (Int8Engine): oneDNN with 8-bit activations, preferred because it
-// is faster at batch 1 (bench predict), and FBGEMM with 7-bit activations (FBGEMM's reduce_range,
-// so that its 16-bit pair sums cannot saturate on CPUs without VNNI; oneDNN avoids that itself by
-// halving the weight scale there). The classifier head runs in float on the pooled features.
+// the quantized convolutions (Int8Engine): oneDNN with 8-bit activations, preferred because it is
+// faster at batch 1 and closer to fp32 (bench predict, `forensight quantize`), and FBGEMM with
+// 7-bit activations (its reduce_range, so that its 16-bit pair sums cannot saturate on CPUs without
+// VNNI). The classifier head runs in float on the pooled features.
 //
-// The input's low-order bits are where generator traces live, so they are never rounded away. The
-// model takes the uint8 pixels themselves: with oneDNN the stem convolution runs in int8 on them,
-// exactly (a pixel is its own uint8 code at scale 1), with the normalisation folded into the
-// stem's weights and bias and the image padded by the per-channel mean pixel, so that the padding
-// is (to half a grey level) the normalised zero the float model pads with. With FBGEMM, whose
-// 7-bit activations could not hold a pixel, the stem normalises and runs in float.
+// The input's low-order bits are where generator traces live, so they are never rounded away: the
+// model takes the uint8 pixels themselves, and the stem convolution runs in int8 on them exactly
+// (a pixel is its own uint8 code at scale 1), with the normalisation folded into the stem's weights
+// and bias and the image padded by the per-channel mean pixel, so that the padding is (to half a
+// grey level) the normalised zero the float model pads with. Float input, already normalised, runs
+// the stem in float instead.
 //
 // Calibration: run FusedResNet::forward_observed over representative images with an
 // ActivationRangeObserver, then build Int8ResNet from the same FusedResNet and the ranges.
@@ -63,6 +63,9 @@ class Int8ResNetImpl : public ClassifierImpl {
   torch::Tensor forward(torch::Tensor x) override;
   void reset_head(int64_t num_classes) override;
   Int8Engine engine() const { return engine_; }
+  // The stem's quantized output (after its ReLU), dequantized: (B, 3, H, W) uint8 or float ->
+  // (B, 64, H/2, W/2) float. For tests and diagnostics.
+  torch::Tensor stem_activation(torch::Tensor x);
 
  private:
   struct QuantizedConv {
@@ -82,13 +85,13 @@ class Int8ResNetImpl : public ClassifierImpl {
   torch::Tensor stem_int8(torch::Tensor x);   // (B, 3, H, W) uint8 -> quantized stem output
 
   Int8Engine engine_;
-  data::NormStatistics input_;
   FusedConv stem_;  // float, on normalised input
   double stem_scale_ = 1.0;
   int64_t stem_zero_point_ = 0;
-  // oneDNN: the stem on pixels (normalisation folded in, no padding of its own), and the pixel
-  // (B, 3, 1, 1) uint8 the image is padded with.
+  // The stem on pixels (normalisation folded in, no padding of its own), the pixel code that reads
+  // as 0, and the (1, 3, 1, 1) uint8 pixel the image is padded with.
   c10::IValue stem_on_pixels_;
+  int64_t pixel_zero_point_ = 0;
   torch::Tensor padding_pixel_;
   std::vector<QuantizedBlock> blocks_;
   torch::Tensor fc_weight_;  // (num_classes, 512) float

@@ -16,6 +16,10 @@
 
 #include "forensight/core/error.h"
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace forensight::data {
 namespace {
 
@@ -30,7 +34,14 @@ struct AxisCoefficients {
   int taps = 0;
   std::vector<int> first;        // (out_size) first input index
   std::vector<int32_t> weights;  // (out_size, taps) fixed point, zero outside Pillow's window
+  // The same weights for the AVX2 horizontal pass: per output and group of 4 taps, 16 int16 of
+  // the low 11 bits (w & 2047) then 16 of the high bits (w >> 11), laid out as
+  // [k0 k1 k0 k1 k0 k1 0 0 | k2 k3 k2 k3 k2 k3 0 0] to meet an RGB window shuffled into
+  // [R0 R1 G0 G1 B0 B1 0 0 | R2 R3 G2 G3 B2 B3 0 0]. Empty when taps > 8.
+  std::vector<int16_t> split;
 };
+
+constexpr int kSplitBits = 11;  // w = (w >> 11) * 2^11 + (w & 2047); both halves fit int16
 
 double triangle(double x) {
   x = std::fabs(x);
@@ -88,6 +99,22 @@ AxisCoefficients precompute(int in_size, int out_size) {
       c.weights[static_cast<size_t>(xx) * c.taps + shift + x] =
           pillow_weights[static_cast<size_t>(xx) * kernel_size + x];
   }
+  if (c.taps <= 8) {
+    const int groups = (c.taps + 3) / 4;
+    c.split.assign(static_cast<size_t>(out_size) * groups * 32, 0);
+    for (int xx = 0; xx < out_size; ++xx) {
+      for (int t = 0; t < c.taps; ++t) {
+        const int32_t w = c.weights[static_cast<size_t>(xx) * c.taps + t];
+        const int group = t / 4, lane = (t % 4) / 2, pair = t % 2;
+        int16_t* lo = &c.split[(static_cast<size_t>(xx) * groups + group) * 32];
+        int16_t* hi = lo + 16;
+        for (int channel = 0; channel < 3; ++channel) {
+          lo[lane * 8 + channel * 2 + pair] = static_cast<int16_t>(w & ((1 << kSplitBits) - 1));
+          hi[lane * 8 + channel * 2 + pair] = static_cast<int16_t>(w >> kSplitBits);
+        }
+      }
+    }
+  }
   return c;
 }
 
@@ -135,6 +162,75 @@ void horizontal_pass(const Image& in, int row_first, int rows, const AxisCoeffic
     }
   }
 }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define FORENSIGHT_HAVE_AVX2_PASS 1
+// horizontal_pass with AVX2, bit-exact: each window of up to 4 RGB pixels is loaded once,
+// shuffled into 16-bit channel pairs and multiplied by both weight halves (vpmaddwd), so
+// sum = (sum of p * (w >> 11)) * 2^11 + sum of p * (w & 2047) is the scalar pass's integer sum.
+// A window whose 16-byte load would pass the end of the image goes through the scalar code.
+__attribute__((target("avx2"))) void horizontal_pass_avx2(const Image& in, int row_first, int rows,
+                                                          const AxisCoefficients& c,
+                                                          uint8_t* planes) {
+  const int groups = (c.taps + 3) / 4;
+  const size_t plane = static_cast<size_t>(rows) * c.out_size;
+  const uint8_t* end = in.pixels.data() + in.pixels.size();
+  // Per 128-bit lane: lane 0 takes pixels 0 and 1 of the group, lane 1 pixels 2 and 3.
+  const __m256i shuffle =
+      _mm256_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1, 6, -1, 9, -1, 7,
+                       -1, 10, -1, 8, -1, 11, -1, -1, -1, -1, -1);
+  const __m128i half = _mm_set1_epi32(kHalf);
+  for (int y = 0; y < rows; ++y) {
+    const uint8_t* src = in.row(row_first + y);
+    uint8_t* r = planes + static_cast<size_t>(y) * c.out_size;
+    uint8_t* g = r + plane;
+    uint8_t* b = g + plane;
+    for (int xx = 0; xx < c.out_size; ++xx) {
+      const uint8_t* p = src + static_cast<size_t>(c.first[xx]) * 3;
+      if (p + 12 * (groups - 1) + 16 > end) {  // the scalar pass, for this one output
+        const int32_t* k = &c.weights[static_cast<size_t>(xx) * c.taps];
+        int32_t s0 = kHalf, s1 = kHalf, s2 = kHalf;
+        for (int x = 0; x < c.taps; ++x) {
+          s0 += p[x * 3] * k[x];
+          s1 += p[x * 3 + 1] * k[x];
+          s2 += p[x * 3 + 2] * k[x];
+        }
+        r[xx] = clip8(s0);
+        g[xx] = clip8(s1);
+        b[xx] = clip8(s2);
+        continue;
+      }
+      const int16_t* k = &c.split[static_cast<size_t>(xx) * groups * 32];
+      __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
+      for (int group = 0; group < groups; ++group, p += 12, k += 32) {
+        const __m256i pixels = _mm256_shuffle_epi8(
+            _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))),
+            shuffle);  // [R0 R1 G0 G1 B0 B1 0 0 | R2 R3 G2 G3 B2 B3 0 0] int16
+        lo = _mm256_add_epi32(
+            lo, _mm256_madd_epi16(pixels, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(k))));
+        hi = _mm256_add_epi32(
+            hi, _mm256_madd_epi16(pixels,
+                                  _mm256_loadu_si256(reinterpret_cast<const __m256i*>(k + 16))));
+      }
+      // [R G B 0 | R G B 0] int32 -> the two lanes added -> + half -> >> 22, clamped to [0, 255]
+      const __m256i sum = _mm256_add_epi32(_mm256_slli_epi32(hi, kSplitBits), lo);
+      __m128i total = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+      total = _mm_srai_epi32(_mm_add_epi32(total, half), kPrecisionBits);
+      total = _mm_packs_epi32(total, total);
+      total = _mm_packus_epi16(total, total);  // saturates to [0, 255]
+      const uint32_t rgb = static_cast<uint32_t>(_mm_cvtsi128_si32(total));
+      r[xx] = static_cast<uint8_t>(rgb);
+      g[xx] = static_cast<uint8_t>(rgb >> 8);
+      b[xx] = static_cast<uint8_t>(rgb >> 16);
+    }
+  }
+}
+
+bool cpu_has_avx2() {
+  static const bool has = __builtin_cpu_supports("avx2");
+  return has;
+}
+#endif
 
 // One output row of one plane: dst[x] = sum over t of src[t * stride + x] * k[t].
 template <int kTaps>
@@ -219,7 +315,13 @@ void resize_bilinear_antialias_chw(const Image& in, int width, int height, uint8
   const int rows = vertical->first.back() + vertical->taps - row_first;
   thread_local std::vector<uint8_t> planes;  // (3, rows, width) uint8, the intermediate
   planes.resize(static_cast<size_t>(3) * rows * width);
-  kHorizontalPasses[pass_index(horizontal->taps)](in, row_first, rows, *horizontal, planes.data());
+#ifdef FORENSIGHT_HAVE_AVX2_PASS
+  if (!horizontal->split.empty() && cpu_has_avx2())
+    horizontal_pass_avx2(in, row_first, rows, *horizontal, planes.data());
+  else
+#endif
+    kHorizontalPasses[pass_index(horizontal->taps)](in, row_first, rows, *horizontal,
+                                                    planes.data());
   kVerticalPasses[pass_index(vertical->taps)](planes.data(), rows, width, row_first, *vertical,
                                               out);
 }

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <iterator>
 #include <memory>
 #include <numeric>
@@ -168,60 +169,79 @@ void horizontal_pass(const Image& in, int row_first, int rows, const AxisCoeffic
 // horizontal_pass with AVX2, bit-exact: each window of up to 4 RGB pixels is loaded once,
 // shuffled into 16-bit channel pairs and multiplied by both weight halves (vpmaddwd), so
 // sum = (sum of p * (w >> 11)) * 2^11 + sum of p * (w & 2047) is the scalar pass's integer sum.
-// A window whose 16-byte load would pass the end of the image goes through the scalar code.
-__attribute__((target("avx2"))) void horizontal_pass_avx2(const Image& in, int row_first, int rows,
-                                                          const AxisCoefficients& c,
-                                                          uint8_t* planes) {
-  const int groups = (c.taps + 3) / 4;
-  const size_t plane = static_cast<size_t>(rows) * c.out_size;
-  const uint8_t* end = in.pixels.data() + in.pixels.size();
+// Four outputs are finished together (rounding, clamp, planar stores), which keeps the vector unit
+// busy across their independent windows. Windows whose 16-byte loads would pass the end of the
+// image, at most the last few of the last row, go through the scalar code.
+__attribute__((target("avx2"), always_inline)) inline __m128i window_sum(const uint8_t* p,
+                                                                         const int16_t* k,
+                                                                         int groups) {
   // Per 128-bit lane: lane 0 takes pixels 0 and 1 of the group, lane 1 pixels 2 and 3.
   const __m256i shuffle =
       _mm256_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1, 6, -1, 9, -1, 7,
                        -1, 10, -1, 8, -1, 11, -1, -1, -1, -1, -1);
-  const __m128i half = _mm_set1_epi32(kHalf);
+  __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
+  for (int group = 0; group < groups; ++group, p += 12, k += 32) {
+    const __m256i pixels = _mm256_shuffle_epi8(
+        _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))),
+        shuffle);  // [R0 R1 G0 G1 B0 B1 0 0 | R2 R3 G2 G3 B2 B3 0 0] int16
+    lo = _mm256_add_epi32(
+        lo, _mm256_madd_epi16(pixels, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(k))));
+    hi = _mm256_add_epi32(
+        hi,
+        _mm256_madd_epi16(pixels, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(k + 16))));
+  }
+  // [R G B 0 | R G B 0] int32 -> the two lanes added, + half, >> 22
+  const __m256i sum = _mm256_add_epi32(_mm256_slli_epi32(hi, kSplitBits), lo);
+  const __m128i total =
+      _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+  return _mm_srai_epi32(_mm_add_epi32(total, _mm_set1_epi32(kHalf)), kPrecisionBits);
+}
+
+__attribute__((target("avx2"))) void horizontal_pass_avx2(const Image& in, int row_first, int rows,
+                                                          const AxisCoefficients& c,
+                                                          uint8_t* planes) {
+  const int groups = (c.taps + 3) / 4;
+  const size_t window = static_cast<size_t>(12) * (groups - 1) + 16;  // bytes each window loads
+  const size_t plane = static_cast<size_t>(rows) * c.out_size;
+  const uint8_t* end = in.pixels.data() + in.pixels.size();
+  // [R0 G0 B0 0 R1 G1 B1 0 R2 .. B3 0] -> [R0 R1 R2 R3 G0 .. G3 B0 .. B3 ..]
+  const __m128i to_planes = _mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   for (int y = 0; y < rows; ++y) {
     const uint8_t* src = in.row(row_first + y);
     uint8_t* r = planes + static_cast<size_t>(y) * c.out_size;
     uint8_t* g = r + plane;
     uint8_t* b = g + plane;
-    for (int xx = 0; xx < c.out_size; ++xx) {
-      const uint8_t* p = src + static_cast<size_t>(c.first[xx]) * 3;
-      if (p + 12 * (groups - 1) + 16 > end) {  // the scalar pass, for this one output
-        const int32_t* k = &c.weights[static_cast<size_t>(xx) * c.taps];
-        int32_t s0 = kHalf, s1 = kHalf, s2 = kHalf;
-        for (int x = 0; x < c.taps; ++x) {
-          s0 += p[x * 3] * k[x];
-          s1 += p[x * 3 + 1] * k[x];
-          s2 += p[x * 3 + 2] * k[x];
-        }
-        r[xx] = clip8(s0);
-        g[xx] = clip8(s1);
-        b[xx] = clip8(s2);
-        continue;
+    auto at = [&](int xx) { return src + static_cast<size_t>(c.first[xx]) * 3; };
+    auto weights = [&](int xx) { return &c.split[static_cast<size_t>(xx) * groups * 32]; };
+    int xx = 0;
+    // Windows only move right, so the fourth one's load bounds the other three.
+    for (; xx + 4 <= c.out_size && at(xx + 3) + window <= end; xx += 4) {
+      const __m128i s0 = window_sum(at(xx), weights(xx), groups);
+      const __m128i s1 = window_sum(at(xx + 1), weights(xx + 1), groups);
+      const __m128i s2 = window_sum(at(xx + 2), weights(xx + 2), groups);
+      const __m128i s3 = window_sum(at(xx + 3), weights(xx + 3), groups);
+      // Saturating packs clamp to [0, 255] as clip8 does.
+      const __m128i bytes = _mm_shuffle_epi8(
+          _mm_packus_epi16(_mm_packs_epi32(s0, s1), _mm_packs_epi32(s2, s3)), to_planes);
+      const uint32_t rs = static_cast<uint32_t>(_mm_extract_epi32(bytes, 0));
+      const uint32_t gs = static_cast<uint32_t>(_mm_extract_epi32(bytes, 1));
+      const uint32_t bs = static_cast<uint32_t>(_mm_extract_epi32(bytes, 2));
+      std::memcpy(r + xx, &rs, 4);
+      std::memcpy(g + xx, &gs, 4);
+      std::memcpy(b + xx, &bs, 4);
+    }
+    for (; xx < c.out_size; ++xx) {  // the scalar pass
+      const uint8_t* p = at(xx);
+      const int32_t* k = &c.weights[static_cast<size_t>(xx) * c.taps];
+      int32_t s0 = kHalf, s1 = kHalf, s2 = kHalf;
+      for (int x = 0; x < c.taps; ++x) {
+        s0 += p[x * 3] * k[x];
+        s1 += p[x * 3 + 1] * k[x];
+        s2 += p[x * 3 + 2] * k[x];
       }
-      const int16_t* k = &c.split[static_cast<size_t>(xx) * groups * 32];
-      __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
-      for (int group = 0; group < groups; ++group, p += 12, k += 32) {
-        const __m256i pixels = _mm256_shuffle_epi8(
-            _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))),
-            shuffle);  // [R0 R1 G0 G1 B0 B1 0 0 | R2 R3 G2 G3 B2 B3 0 0] int16
-        lo = _mm256_add_epi32(
-            lo, _mm256_madd_epi16(pixels, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(k))));
-        hi = _mm256_add_epi32(
-            hi, _mm256_madd_epi16(pixels,
-                                  _mm256_loadu_si256(reinterpret_cast<const __m256i*>(k + 16))));
-      }
-      // [R G B 0 | R G B 0] int32 -> the two lanes added -> + half -> >> 22, clamped to [0, 255]
-      const __m256i sum = _mm256_add_epi32(_mm256_slli_epi32(hi, kSplitBits), lo);
-      __m128i total = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
-      total = _mm_srai_epi32(_mm_add_epi32(total, half), kPrecisionBits);
-      total = _mm_packs_epi32(total, total);
-      total = _mm_packus_epi16(total, total);  // saturates to [0, 255]
-      const uint32_t rgb = static_cast<uint32_t>(_mm_cvtsi128_si32(total));
-      r[xx] = static_cast<uint8_t>(rgb);
-      g[xx] = static_cast<uint8_t>(rgb >> 8);
-      b[xx] = static_cast<uint8_t>(rgb >> 16);
+      r[xx] = clip8(s0);
+      g[xx] = clip8(s1);
+      b[xx] = clip8(s2);
     }
   }
 }
@@ -234,8 +254,9 @@ bool cpu_has_avx2() {
 
 // One output row of one plane: dst[x] = sum over t of src[t * stride + x] * k[t].
 template <int kTaps>
-void vertical_row(const uint8_t* __restrict src, size_t stride, const int32_t* k, int width,
-                  uint8_t* __restrict dst) {
+__attribute__((always_inline)) inline void vertical_row(const uint8_t* __restrict src,
+                                                        size_t stride, const int32_t* k, int width,
+                                                        uint8_t* __restrict dst) {
   int32_t w[kTaps];
   for (int t = 0; t < kTaps; ++t) w[t] = k[t];
   for (int x = 0; x < width; ++x) {
@@ -246,8 +267,10 @@ void vertical_row(const uint8_t* __restrict src, size_t stride, const int32_t* k
 }
 
 // Any tap count: accumulate row by row into acc ((width) int32).
-void vertical_row_any(const uint8_t* src, size_t stride, const int32_t* k, int taps, int width,
-                      int32_t* __restrict acc, uint8_t* __restrict dst) {
+__attribute__((always_inline)) inline void vertical_row_any(const uint8_t* src, size_t stride,
+                                                            const int32_t* k, int taps, int width,
+                                                            int32_t* __restrict acc,
+                                                            uint8_t* __restrict dst) {
   std::fill(acc, acc + width, kHalf);
   for (int t = 0; t < taps; ++t) {
     const uint8_t* __restrict row = src + t * stride;
@@ -260,8 +283,10 @@ void vertical_row_any(const uint8_t* src, size_t stride, const int32_t* k, int t
 // planes: three (rows, width) planes whose row 0 is input row row_first -> out: (3, c.out_size,
 // width).
 template <int kTaps>
-void vertical_pass(const uint8_t* planes, int rows, int width, int row_first,
-                   const AxisCoefficients& c, uint8_t* out) {
+__attribute__((always_inline)) inline void vertical_pass_body(const uint8_t* planes, int rows,
+                                                              int width, int row_first,
+                                                              const AxisCoefficients& c,
+                                                              uint8_t* out) {
   std::vector<int32_t> acc(kTaps > 0 ? 0 : width);
   for (int channel = 0; channel < 3; ++channel) {
     const uint8_t* plane_in = planes + static_cast<size_t>(channel) * rows * width;
@@ -278,6 +303,23 @@ void vertical_pass(const uint8_t* planes, int rows, int width, int row_first,
   }
 }
 
+template <int kTaps>
+void vertical_pass(const uint8_t* planes, int rows, int width, int row_first,
+                   const AxisCoefficients& c, uint8_t* out) {
+  vertical_pass_body<kTaps>(planes, rows, width, row_first, c, out);
+}
+
+#ifdef FORENSIGHT_HAVE_AVX2_PASS
+// The same code compiled for AVX2 (8 int32 lanes and vpmulld instead of SSE2's 4 lanes and
+// emulated 32-bit multiplies); the integer arithmetic, and so the result, is the same.
+template <int kTaps>
+__attribute__((target("avx2"))) void vertical_pass_avx2(const uint8_t* planes, int rows, int width,
+                                                        int row_first, const AxisCoefficients& c,
+                                                        uint8_t* out) {
+  vertical_pass_body<kTaps>(planes, rows, width, row_first, c, out);
+}
+#endif
+
 // Each pass unrolled for 1 .. kMaxFixedTaps taps; entry 0 takes any count.
 using HorizontalPass = void (*)(const Image&, int, int, const AxisCoefficients&, uint8_t*);
 using VerticalPass = void (*)(const uint8_t*, int, int, int, const AxisCoefficients&, uint8_t*);
@@ -290,6 +332,13 @@ constexpr VerticalPass kVerticalPasses[] = {vertical_pass<0>, vertical_pass<1>, 
                                             vertical_pass<6>, vertical_pass<7>, vertical_pass<8>};
 static_assert(std::size(kHorizontalPasses) == kMaxFixedTaps + 1 &&
               std::size(kVerticalPasses) == kMaxFixedTaps + 1);
+#ifdef FORENSIGHT_HAVE_AVX2_PASS
+constexpr VerticalPass kVerticalPassesAvx2[] = {
+    vertical_pass_avx2<0>, vertical_pass_avx2<1>, vertical_pass_avx2<2>,
+    vertical_pass_avx2<3>, vertical_pass_avx2<4>, vertical_pass_avx2<5>,
+    vertical_pass_avx2<6>, vertical_pass_avx2<7>, vertical_pass_avx2<8>};
+static_assert(std::size(kVerticalPassesAvx2) == kMaxFixedTaps + 1);
+#endif
 
 int pass_index(int taps) {
   return taps <= kMaxFixedTaps ? taps : 0;
@@ -322,7 +371,11 @@ void resize_bilinear_antialias_chw(const Image& in, int width, int height, uint8
 #endif
     kHorizontalPasses[pass_index(horizontal->taps)](in, row_first, rows, *horizontal,
                                                     planes.data());
-  kVerticalPasses[pass_index(vertical->taps)](planes.data(), rows, width, row_first, *vertical,
+  const VerticalPass* vertical_passes = kVerticalPasses;
+#ifdef FORENSIGHT_HAVE_AVX2_PASS
+  if (cpu_has_avx2()) vertical_passes = kVerticalPassesAvx2;
+#endif
+  vertical_passes[pass_index(vertical->taps)](planes.data(), rows, width, row_first, *vertical,
                                               out);
 }
 

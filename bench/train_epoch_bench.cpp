@@ -1,8 +1,10 @@
 #include "bench/train_epoch_bench.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -45,15 +47,21 @@ double epoch_seconds(const std::string& metrics_path) {
   return seconds;
 }
 
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 }  // namespace
 
 nlohmann::json run_train_epoch_bench(const TrainEpochBenchOptions& o) {
+  FS_CHECK(o.rounds >= 1, "--epoch-rounds must be >= 1, got {}", o.rounds);
   const std::string csv = ensure_dataset(o);
   // The seed's ResNet18 recipe, on every image, for one epoch.
   train::TrainOptions t = train::preset_options("resnet18");
   t.data_path = csv;
   t.out_dir = (std::filesystem::path(o.work_dir) / "run").string();
-  std::filesystem::remove_all(t.out_dir);
   t.split = "1.0/0.0/0.0";
   t.epochs = 1;
   t.batch_size = o.batch_size;
@@ -61,33 +69,53 @@ nlohmann::json run_train_epoch_bench(const TrainEpochBenchOptions& o) {
   t.threads = o.threads;
   t.workers = o.workers;
   t.checkpoint_every_epochs = 0;
-  const auto trained = train::train(t, train::train_options_to_json(t), false);
-  FS_CHECK(trained.steps > 0, "the trainer ran no step on '{}'", csv);
-  const double ours_s = epoch_seconds(t.out_dir + "/metrics.jsonl");
 
-  nlohmann::json result = {{"images", o.images},     {"threads", o.threads},
-                           {"workers", o.workers},   {"batch_size", o.batch_size},
-                           {"ours_epoch_s", ours_s}, {"ours_images_per_s", o.images / ours_s}};
-  if (!o.skip_python) {
+  std::vector<double> ours_s, python_s, speedups;
+  nlohmann::json python_torch;
+  for (int round = 0; round < o.rounds; ++round) {
+    std::filesystem::remove_all(t.out_dir);
+    const auto trained = train::train(t, train::train_options_to_json(t), false);
+    FS_CHECK(trained.steps > 0, "the trainer ran no step on '{}'", csv);
+    ours_s.push_back(epoch_seconds(t.out_dir + "/metrics.jsonl"));
+    if (o.skip_python) continue;
     const auto peer =
         run_python_peer(o.python, "train_epoch_peer.py",
                         fmt::format("--csv {} --threads {} --workers {} --batch-size {}",
                                     shell_quote(csv), o.threads, o.workers, o.batch_size));
     FS_CHECK(peer.at("images").get<int>() == o.images, "the peer trained on {} images, not {}",
              peer.at("images").get<int>(), o.images);
-    result["python_epoch_s"] = peer.at("epoch_s");
-    result["python_images_per_s"] = peer.at("images_per_s");
-    result["python_torch"] = peer.at("torch");
-    result["speedup"] = peer.at("epoch_s").get<double>() / ours_s;
+    python_s.push_back(peer.at("epoch_s").get<double>());
+    python_torch = peer.at("torch");
+    speedups.push_back(python_s.back() / ours_s.back());
+    spdlog::info("epoch round {}: ours {:.1f} s, python {:.1f} s, {:.2f}x", round + 1,
+                 ours_s.back(), python_s.back(), speedups.back());
+  }
+  const double ours = median(ours_s);
+  nlohmann::json result = {{"images", o.images},
+                           {"threads", o.threads},
+                           {"workers", o.workers},
+                           {"batch_size", o.batch_size},
+                           {"rounds", o.rounds},
+                           {"ours_epoch_s", ours},
+                           {"ours_epoch_s_per_round", ours_s},
+                           {"ours_images_per_s", o.images / ours}};
+  if (!o.skip_python) {
+    const double python = median(python_s);
+    result["python_epoch_s"] = python;
+    result["python_epoch_s_per_round"] = python_s;
+    result["python_images_per_s"] = o.images / python;
+    result["python_torch"] = python_torch;
+    result["speedup_per_round"] = speedups;
+    result["speedup"] = median(speedups);
   }
   fmt::print(
       "training epoch from JPEG ({} images 700x700 -> 224, resnet18, batch {}, {} threads, "
-      "{} workers)\n  ours   {:8.1f} s  {:6.1f} img/s\n",
-      o.images, o.batch_size, o.threads, o.workers, ours_s, o.images / ours_s);
+      "{} workers; medians of {} rounds)\n  ours   {:8.1f} s  {:6.1f} img/s\n",
+      o.images, o.batch_size, o.threads, o.workers, o.rounds, ours, o.images / ours);
   if (result.contains("speedup"))
-    fmt::print("  python {:8.1f} s  {:6.1f} img/s\n  speedup {:.2f}x\n",
+    fmt::print("  python {:8.1f} s  {:6.1f} img/s\n  speedup {:.2f}x (rounds: {:.2f})\n",
                result["python_epoch_s"].get<double>(), result["python_images_per_s"].get<double>(),
-               result["speedup"].get<double>());
+               result["speedup"].get<double>(), fmt::join(speedups, ", "));
   return result;
 }
 

@@ -1,6 +1,7 @@
 // End-to-end training epoch from JPEG files: Forensight's trainer (parallel loader, DCT-scaled
 // decode, resize, ResNet18, Adam) against the seed's Python loop (PIL DataLoader + torchvision
-// resnet18) on the same files, threads and workers, in the same run.
+// resnet18) on the same files, threads and workers, in the same run. The two alternate for a few
+// rounds, so that a slow spell of the machine lands on both sides of a ratio rather than on one.
 #pragma once
 #include <nlohmann/json.hpp>
 
@@ -13,6 +14,7 @@ struct TrainEpochBenchOptions {
   int threads = 2;   // intra-op threads, ours and Python
   int workers = 2;   // loader workers, ours and Python
   int batch_size = 32;
+  int rounds = 3;  // of ours then Python, alternated; the speedup is the median over rounds
   std::string work_dir = "runs/bench-train";
   std::string python = FORENSIGHT_PYTHON;
   bool skip_python = false;

@@ -4,6 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <utility>
+
 #include "forensight/core/error.h"
 #include "forensight/models/safetensors.h"
 #include "forensight/models/weights.h"
@@ -126,6 +131,93 @@ TEST(VitIntegration, TinyPresetMatchesTorchvisionNamesShapesAndLogits) {
       testing::max_abs_diff(model->forward(reference.at("input")), reference.at("logits"));
   std::cout << "vit-tiny (224px) vs torchvision: max abs diff " << diff << "\n";
   EXPECT_LE(diff, 1e-4);
+}
+
+// A timm VisionTransformer state dict, made here by renaming torchvision's weights to timm's
+// names (cls_token, pos_embed, patch_embed.proj, blocks.N.norm1/attn.qkv/attn.proj/norm2/mlp.fc1/
+// mlp.fc2, norm, head) and saving them as a .pth, goes through export_weights.py's timm import and
+// must come back as the same tensors under torchvision's names, giving torchvision's logits.
+constexpr const char* kToTimm = R"(import re, sys, torch
+from safetensors.torch import load_file
+state = load_file(sys.argv[1])
+timm = {}
+for key, value in state.items():
+    new = key
+    new = re.sub(r"^class_token$", "cls_token", new)
+    new = re.sub(r"^encoder\.pos_embedding$", "pos_embed", new)
+    new = re.sub(r"^conv_proj\.", "patch_embed.proj.", new)
+    new = re.sub(r"^encoder\.ln\.", "norm.", new)
+    new = re.sub(r"^heads\.head\.", "head.", new)
+    m = re.match(r"^encoder\.layers\.encoder_layer_(\d+)\.(.*)$", new)
+    if m:
+        rest = m.group(2)
+        for a, b in [(r"^ln_1\.", "norm1."), (r"^ln_2\.", "norm2."),
+                     (r"^self_attention\.in_proj_weight$", "attn.qkv.weight"),
+                     (r"^self_attention\.in_proj_bias$", "attn.qkv.bias"),
+                     (r"^self_attention\.out_proj\.", "attn.proj."),
+                     (r"^mlp\.0\.", "mlp.fc1."), (r"^mlp\.3\.", "mlp.fc2.")]:
+            rest = re.sub(a, b, rest)
+        new = f"blocks.{m.group(1)}.{rest}"
+    timm[new] = value
+if len(sys.argv) > 3:
+    timm["blocks.0.ls1.gamma"] = torch.ones(state["class_token"].shape[-1])
+torch.save({"state_dict": timm}, sys.argv[2])
+)";
+
+// Writes the timm copy of `weights` (with a layer-scale tensor when `layer_scale`) and runs
+// export_weights.py --input on it; returns the script's exit status and output.
+std::pair<int, std::string> export_timm_copy(const std::filesystem::path& weights,
+                                             const std::filesystem::path& dir, bool layer_scale) {
+  namespace fs = std::filesystem;
+  fs::create_directories(dir);
+  std::ofstream(dir / "to_timm.py") << kToTimm;
+  const std::string python = std::string("'") + FORENSIGHT_PYTHON + "' ";
+  const std::string to_timm = python + "'" + (dir / "to_timm.py").string() + "' '" +
+                              weights.string() + "' '" + (dir / "timm.pth").string() + "'" +
+                              (layer_scale ? " layer-scale" : "") + " > '" +
+                              (dir / "log.txt").string() + "' 2>&1";
+  if (std::system(to_timm.c_str()) != 0) return {-1, testing::read_text(dir / "log.txt")};
+  const std::string script =
+      (fs::path(FORENSIGHT_SOURCE_DIR) / "scripts" / "export_weights.py").string();
+  const std::string convert = python + "'" + script + "' --input '" + (dir / "timm.pth").string() +
+                              "' --output '" + (dir / "converted.safetensors").string() + "' > '" +
+                              (dir / "log.txt").string() + "' 2>&1";
+  const int status = std::system(convert.c_str());
+  return {status, testing::read_text(dir / "log.txt")};
+}
+
+TEST(VitIntegration, TimmCheckpointImportsAsTheSameWeightsAndLogits) {
+  auto dir = testing::export_fixture(kSmallVitArgs);
+  const auto work =
+      std::filesystem::temp_directory_path() / ("forensight-timm-" + std::to_string(::getpid()));
+  const auto [status, log] = export_timm_copy(dir / "weights.safetensors", work, false);
+  ASSERT_EQ(status, 0) << log;
+  EXPECT_NE(log.find("timm ViT layout detected"), std::string::npos) << log;
+  auto original = read_safetensors(dir / "weights.safetensors").tensors;
+  auto converted = read_safetensors(work / "converted.safetensors").tensors;
+  ASSERT_EQ(converted.size(), original.size());
+  for (const auto& [name, tensor] : original) {
+    ASSERT_TRUE(converted.count(name)) << "the timm import lost " << name;
+    EXPECT_TRUE(torch::equal(converted.at(name), tensor)) << name;
+  }
+  VisionTransformer model(small_vit_options());
+  load_weights(*model, work / "converted.safetensors");
+  model->eval();
+  auto reference = read_safetensors(dir / "reference.safetensors").tensors;
+  torch::NoGradGuard no_grad;
+  EXPECT_LE(testing::max_abs_diff(model->forward(reference.at("input")), reference.at("logits")),
+            1e-4);
+  testing::remove_flat_dir(work);
+}
+
+TEST(VitIntegration, TimmFeaturesWithoutACounterpartAreRefusedByName) {
+  auto dir = testing::export_fixture(kSmallVitArgs);
+  const auto work =
+      std::filesystem::temp_directory_path() / ("forensight-timm-ls-" + std::to_string(::getpid()));
+  const auto [status, log] = export_timm_copy(dir / "weights.safetensors", work, true);
+  EXPECT_NE(status, 0) << log;
+  EXPECT_NE(log.find("blocks.0.ls1.gamma"), std::string::npos) << log;
+  testing::remove_flat_dir(work);
 }
 
 }  // namespace

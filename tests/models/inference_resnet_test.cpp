@@ -93,22 +93,24 @@ void expect_close_to_float(const torch::Tensor& reference, const torch::Tensor& 
   EXPECT_GE(correlation, 0.8);
 }
 
+constexpr data::NormPreset kPreset = data::NormPreset::kImageNet;
+
+torch::Tensor normalized(const torch::Tensor& pixels) {
+  return data::normalize_batch(pixels, kPreset, torch::kCPU, /*channels_last=*/false);
+}
+
 TEST_P(Int8EngineTest, StaysCloseToFloatOnImagesLikeItsCalibration) {
   auto model = trained_like_resnet(4);
   FusedResNet fused(*model);
   torch::NoGradGuard no_grad;
   torch::manual_seed(5);
-  const data::NormPreset preset = data::NormPreset::kImageNet;
   auto pixels = [](int64_t n) { return torch::randint(0, 256, {n, 3, 64, 64}, torch::kUInt8); };
-  auto normalized = [&](const torch::Tensor& p) {
-    return data::normalize_batch(p, preset, torch::kCPU, /*channels_last=*/false);
-  };
   ActivationRangeObserver observer(fused->observation_points());
   for (int i = 0; i < 4; ++i) fused->forward_observed(normalized(pixels(4)), observer.callback());
   const torch::Tensor ranges = observer.ranges();  // (28, 2)
   EXPECT_EQ(ranges.sizes(), (std::vector<int64_t>{fused->observation_points(), 2}));
   EXPECT_TRUE((ranges.select(1, 0) <= ranges.select(1, 1)).all().item<bool>());
-  Int8ResNet int8(*fused, ranges, data::norm_statistics(preset), GetParam());
+  Int8ResNet int8(*fused, ranges, data::norm_statistics(kPreset), GetParam());
   EXPECT_EQ(int8->engine(), GetParam());
 
   torch::Tensor x = pixels(8);                              // not among the calibration images
@@ -127,21 +129,20 @@ TEST_P(Int8EngineTest, StemOnPixelsMatchesTheFloatStem) {
   FusedResNet fused(*model);
   torch::NoGradGuard no_grad;
   torch::manual_seed(8);
-  const data::NormPreset preset = data::NormPreset::kImageNet;
   torch::Tensor ramp = torch::linspace(0, 255, 64).view({1, 1, 1, 64});
   torch::Tensor smooth = (ramp.expand({2, 3, 64, 64}) + 20 * torch::randn({2, 3, 64, 64}))
                              .clamp(0, 255)
                              .to(torch::kUInt8);
   torch::Tensor pixels = torch::cat(
       {smooth, torch::randint(0, 256, {2, 3, 64, 64}, torch::kUInt8)});  // (4, 3, 64, 64)
-  torch::Tensor x = data::normalize_batch(pixels, preset, torch::kCPU, /*channels_last=*/false);
+  torch::Tensor x = normalized(pixels);
   torch::Tensor reference;  // (4, 64, 32, 32): the float stem's output after its ReLU
   ActivationRangeObserver observer(fused->observation_points());
   fused->forward_observed(x, [&](int point, const torch::Tensor& t) {
     observer.observe(point, t);
     if (point == 0) reference = t.clone();
   });
-  Int8ResNet int8(*fused, observer.ranges(), data::norm_statistics(preset), GetParam());
+  Int8ResNet int8(*fused, observer.ranges(), data::norm_statistics(kPreset), GetParam());
   const double range = reference.max().item<double>();
   const double error = (int8->stem_activation(pixels) - reference).abs().max().item<double>();
   EXPECT_LE(error, 0.04 * range) << "range " << range;

@@ -2,6 +2,7 @@
 // agreement with torchvision's VisionTransformer (names, shapes, logits within 1e-4).
 #include "forensight/models/vit.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -164,10 +165,22 @@ if len(sys.argv) > 3:
 torch.save({"state_dict": timm}, sys.argv[2])
 )";
 
-// Writes the timm copy of `weights` (with a layer-scale tensor when `layer_scale`) and runs
-// export_weights.py --input on it; returns the script's exit status and output.
-std::pair<int, std::string> export_timm_copy(const std::filesystem::path& weights,
-                                             const std::filesystem::path& dir, bool layer_scale) {
+// Writes the timm copy of the small ViT fixture's weights (with a layer-scale tensor when
+// `layer_scale`) into a fresh folder and runs export_weights.py --input on it.
+struct TimmExport {
+  int status = -1;
+  std::string log;                // the last script's output
+  std::filesystem::path dir;      // converted.safetensors is here
+  std::filesystem::path fixture;  // the torchvision weights and reference
+};
+
+TimmExport export_timm_copy(bool layer_scale) {
+  TimmExport out;
+  out.fixture = testing::export_fixture(kSmallVitArgs);
+  out.dir = std::filesystem::temp_directory_path() /
+            fmt::format("forensight-timm-{}-{}", layer_scale ? "ls" : "plain", ::getpid());
+  const std::filesystem::path weights = out.fixture / "weights.safetensors";
+  const std::filesystem::path& dir = out.dir;
   namespace fs = std::filesystem;
   fs::create_directories(dir);
   std::ofstream(dir / "to_timm.py") << kToTimm;
@@ -176,48 +189,46 @@ std::pair<int, std::string> export_timm_copy(const std::filesystem::path& weight
                               weights.string() + "' '" + (dir / "timm.pth").string() + "'" +
                               (layer_scale ? " layer-scale" : "") + " > '" +
                               (dir / "log.txt").string() + "' 2>&1";
-  if (std::system(to_timm.c_str()) != 0) return {-1, testing::read_text(dir / "log.txt")};
+  if (std::system(to_timm.c_str()) != 0) {
+    out.log = testing::read_text(dir / "log.txt");
+    return out;
+  }
   const std::string script =
       (fs::path(FORENSIGHT_SOURCE_DIR) / "scripts" / "export_weights.py").string();
   const std::string convert = python + "'" + script + "' --input '" + (dir / "timm.pth").string() +
                               "' --output '" + (dir / "converted.safetensors").string() + "' > '" +
                               (dir / "log.txt").string() + "' 2>&1";
-  const int status = std::system(convert.c_str());
-  return {status, testing::read_text(dir / "log.txt")};
+  out.status = std::system(convert.c_str());
+  out.log = testing::read_text(dir / "log.txt");
+  return out;
 }
 
 TEST(VitIntegration, TimmCheckpointImportsAsTheSameWeightsAndLogits) {
-  auto dir = testing::export_fixture(kSmallVitArgs);
-  const auto work =
-      std::filesystem::temp_directory_path() / ("forensight-timm-" + std::to_string(::getpid()));
-  const auto [status, log] = export_timm_copy(dir / "weights.safetensors", work, false);
-  ASSERT_EQ(status, 0) << log;
-  EXPECT_NE(log.find("timm ViT layout detected"), std::string::npos) << log;
-  auto original = read_safetensors(dir / "weights.safetensors").tensors;
-  auto converted = read_safetensors(work / "converted.safetensors").tensors;
+  const TimmExport timm = export_timm_copy(/*layer_scale=*/false);
+  ASSERT_EQ(timm.status, 0) << timm.log;
+  EXPECT_NE(timm.log.find("timm ViT layout detected"), std::string::npos) << timm.log;
+  auto original = read_safetensors(timm.fixture / "weights.safetensors").tensors;
+  auto converted = read_safetensors(timm.dir / "converted.safetensors").tensors;
   ASSERT_EQ(converted.size(), original.size());
   for (const auto& [name, tensor] : original) {
     ASSERT_TRUE(converted.count(name)) << "the timm import lost " << name;
     EXPECT_TRUE(torch::equal(converted.at(name), tensor)) << name;
   }
   VisionTransformer model(small_vit_options());
-  load_weights(*model, work / "converted.safetensors");
+  load_weights(*model, timm.dir / "converted.safetensors");
   model->eval();
-  auto reference = read_safetensors(dir / "reference.safetensors").tensors;
+  auto reference = read_safetensors(timm.fixture / "reference.safetensors").tensors;
   torch::NoGradGuard no_grad;
   EXPECT_LE(testing::max_abs_diff(model->forward(reference.at("input")), reference.at("logits")),
             1e-4);
-  testing::remove_flat_dir(work);
+  testing::remove_flat_dir(timm.dir);
 }
 
 TEST(VitIntegration, TimmFeaturesWithoutACounterpartAreRefusedByName) {
-  auto dir = testing::export_fixture(kSmallVitArgs);
-  const auto work =
-      std::filesystem::temp_directory_path() / ("forensight-timm-ls-" + std::to_string(::getpid()));
-  const auto [status, log] = export_timm_copy(dir / "weights.safetensors", work, true);
-  EXPECT_NE(status, 0) << log;
-  EXPECT_NE(log.find("blocks.0.ls1.gamma"), std::string::npos) << log;
-  testing::remove_flat_dir(work);
+  const TimmExport timm = export_timm_copy(/*layer_scale=*/true);
+  EXPECT_NE(timm.status, 0) << timm.log;
+  EXPECT_NE(timm.log.find("blocks.0.ls1.gamma"), std::string::npos) << timm.log;
+  testing::remove_flat_dir(timm.dir);
 }
 
 }  // namespace

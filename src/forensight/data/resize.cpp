@@ -136,6 +136,21 @@ inline uint8_t clip8(int32_t v) {
   return static_cast<uint8_t>(std::min(std::max(v, 0) >> kPrecisionBits, 255));
 }
 
+// One output pixel of the horizontal pass: the window of `taps` RGB pixels at p weighted by k.
+__attribute__((always_inline)) inline void resample_window(const uint8_t* p, const int32_t* k,
+                                                           int taps, uint8_t* r, uint8_t* g,
+                                                           uint8_t* b) {
+  int32_t s0 = kHalf, s1 = kHalf, s2 = kHalf;
+  for (int x = 0; x < taps; ++x) {
+    s0 += p[x * 3] * k[x];
+    s1 += p[x * 3 + 1] * k[x];
+    s2 += p[x * 3 + 2] * k[x];
+  }
+  *r = clip8(s0);
+  *g = clip8(s1);
+  *b = clip8(s2);
+}
+
 // Rows [row_first, row_first + rows) of `in` resampled horizontally into three planes, each
 // (rows, c.out_size) uint8, at planes + channel * rows * c.out_size.
 template <int kTaps>
@@ -149,18 +164,8 @@ void horizontal_pass(const Image& in, int row_first, int rows, const AxisCoeffic
     uint8_t* g = r + plane;
     uint8_t* b = g + plane;
     const int32_t* k = c.weights.data();
-    for (int xx = 0; xx < c.out_size; ++xx, k += taps) {
-      const uint8_t* p = src + static_cast<size_t>(c.first[xx]) * 3;
-      int32_t s0 = kHalf, s1 = kHalf, s2 = kHalf;
-      for (int x = 0; x < taps; ++x) {
-        s0 += p[x * 3] * k[x];
-        s1 += p[x * 3 + 1] * k[x];
-        s2 += p[x * 3 + 2] * k[x];
-      }
-      r[xx] = clip8(s0);
-      g[xx] = clip8(s1);
-      b[xx] = clip8(s2);
-    }
+    for (int xx = 0; xx < c.out_size; ++xx, k += taps)
+      resample_window(src + static_cast<size_t>(c.first[xx]) * 3, k, taps, r + xx, g + xx, b + xx);
   }
 }
 
@@ -230,19 +235,9 @@ __attribute__((target("avx2"))) void horizontal_pass_avx2(const Image& in, int r
       std::memcpy(g + xx, &gs, 4);
       std::memcpy(b + xx, &bs, 4);
     }
-    for (; xx < c.out_size; ++xx) {  // the scalar pass
-      const uint8_t* p = at(xx);
-      const int32_t* k = &c.weights[static_cast<size_t>(xx) * c.taps];
-      int32_t s0 = kHalf, s1 = kHalf, s2 = kHalf;
-      for (int x = 0; x < c.taps; ++x) {
-        s0 += p[x * 3] * k[x];
-        s1 += p[x * 3 + 1] * k[x];
-        s2 += p[x * 3 + 2] * k[x];
-      }
-      r[xx] = clip8(s0);
-      g[xx] = clip8(s1);
-      b[xx] = clip8(s2);
-    }
+    for (; xx < c.out_size; ++xx)  // the scalar pass
+      resample_window(at(xx), &c.weights[static_cast<size_t>(xx) * c.taps], c.taps, r + xx, g + xx,
+                      b + xx);
   }
 }
 

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "bench/python_peer.h"
+#include "bench/statistics.h"
 #include "forensight/core/device.h"
 #include "forensight/core/error.h"
 #include "forensight/data/image_decoder.h"
@@ -101,15 +102,6 @@ std::vector<eval::Detector> variants(const std::string& model,
   return out;
 }
 
-double percentile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(q * v.size()))];
-}
-
-double median(const std::vector<double>& v) {
-  return percentile(v, 0.5);
-}
-
 // One variant's timings over the rounds; each round's p50 and p95 of `runs` predictions.
 struct VariantTimes {
   std::vector<double> p50_ms, p95_ms;
@@ -133,9 +125,11 @@ nlohmann::json run_predict_bench(const PredictBenchOptions& o) {
                   "ours p50", "ours p95", "python p50", "python p95", "ratio");
   for (const auto& name : o.models) {
     std::vector<eval::Detector> detectors = variants(name, calibration_images);
+    std::vector<double> probabilities;
     for (auto& detector : detectors) {
       // Correctness before timing: a real verdict on the benchmark image.
       const eval::Prediction check = eval::predict_file(detector, image);
+      probabilities.push_back(check.probability_fake);
       FS_CHECK(check.error.empty(), "cannot predict '{}': {}", image, check.error);
       FS_CHECK(std::isfinite(check.probability_fake) && check.probability_fake >= 0 &&
                    check.probability_fake <= 1,
@@ -167,6 +161,7 @@ nlohmann::json run_predict_bench(const PredictBenchOptions& o) {
     for (size_t v = 0; v < detectors.size(); ++v) {
       nlohmann::json row = {{"model", name},
                             {"precision", detectors[v].precision},
+                            {"probability_fake", probabilities[v]},
                             {"ours_p50_ms", median(ours[v].p50_ms)},
                             {"ours_p95_ms", median(ours[v].p95_ms)},
                             {"ours_p50_ms_per_round", ours[v].p50_ms}};

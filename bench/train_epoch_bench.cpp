@@ -4,13 +4,13 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
 #include "bench/python_peer.h"
+#include "bench/statistics.h"
 #include "forensight/core/error.h"
 #include "forensight/data/synth.h"
 #include "forensight/train/presets.h"
@@ -52,12 +52,6 @@ std::string self_executable() {
   const auto path = std::filesystem::read_symlink("/proc/self/exe", ec);
   FS_CHECK(!ec, "cannot find this program's own path (/proc/self/exe): {}", ec.message());
   return path.string();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 }  // namespace

@@ -63,17 +63,17 @@ void register_bench_train(CLI::App& group) {
                   "models for the step benchmark (default resnet18 vit-tiny)");
   cmd->add_option("--threads", step->threads, "thread counts for the step benchmark (default 1 2)");
   cmd->add_option("--batch-size", step->batch_size, "images per step (default 32)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 4096));
   cmd->add_option("--warmup-steps", step->warmup_steps, "untimed steps first (default 1)");
   cmd->add_option("--steps", step->timed_steps, "timed steps (default 3)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 10000));
   cmd->add_option("--epoch-images", epoch->images, "images in the end-to-end epoch (default 128)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 1000000));
   cmd->add_option("--epoch-threads", epoch->threads, "threads for the epoch (default 2)");
   cmd->add_option("--epoch-workers", epoch->workers, "loader workers for the epoch (default 2)");
   cmd->add_option("--epoch-rounds", epoch->rounds,
                   "epochs of ours then Python, alternated; the speedup is the median (default 3)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 100));
   cmd->add_flag("--no-epoch", *skip_epoch, "skip the end-to-end epoch");
   cmd->add_flag("--no-steps", *skip_steps, "skip the per-step benchmark");
   auto no_python = std::make_shared<bool>(false);
@@ -102,12 +102,12 @@ void register_bench_predict(CLI::App& group) {
   cmd->add_option("--models", options->models, "resnet18 and/or vit-tiny (default resnet18)")
       ->check(CLI::IsMember({"resnet18", "vit-tiny"}));
   cmd->add_option("--threads", options->threads, "intra-op threads, ours and Python (default 2)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 1024));
   cmd->add_option("--runs", options->runs, "timed predictions per round (default 30)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 100000));
   cmd->add_option("--rounds", options->rounds,
                   "rounds of Python then ours; figures are medians over rounds (default 3)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 100));
   cmd->add_option("--image", options->image, "a JPEG to use (default: a 700x700 q90 crop)");
   cmd->add_flag("--no-python", options->skip_python, "skip the Python peer (no ratios)");
   cmd->callback(

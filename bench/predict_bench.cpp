@@ -92,10 +92,7 @@ std::vector<eval::Detector> variants(const std::string& model,
   for (auto other : {models::Int8Engine::kOnednn, models::Int8Engine::kFbgemm}) {
     if (other == engine || !models::int8_engine_available(other)) continue;
     eval::Detector d = in_memory_detector(model);
-    d.model = std::make_shared<models::Int8ResNetImpl>(
-        fused, observer.ranges(), data::norm_statistics(d.normalization), other);
-    d.channels_last = true;
-    d.raw_pixels = true;
+    eval::prepare_for_inference(d, eval::Precision::kInt8, observer.ranges(), other);
     d.precision = fmt::format("int8 ({})", models::int8_engine_name(other));
     out.push_back(std::move(d));
   }

@@ -47,6 +47,24 @@ TEST(DetectorTest, VitIsKeptAsTrained) {
   EXPECT_EQ(d.precision, "fp32");
 }
 
+TEST(DetectorTest, CalibratedResNetRunsInt8OnPixelsOnTheEngineAsked) {
+  if (!models::int8_inference_available()) GTEST_SKIP() << "no quantized engine";
+  const torch::Tensor ranges = torch::tensor({0.0, 4.0}, torch::kFloat64).repeat({28, 1});
+  Detector d = detector_for("resnet18");
+  prepare_for_inference(d, Precision::kAuto, ranges);
+  EXPECT_EQ(d.precision, "int8");
+  EXPECT_TRUE(d.raw_pixels);
+  auto* int8 = dynamic_cast<models::Int8ResNetImpl*>(d.model.get());
+  ASSERT_NE(int8, nullptr);
+  EXPECT_EQ(int8->engine(), models::default_int8_engine());
+  for (auto engine : {models::Int8Engine::kOnednn, models::Int8Engine::kFbgemm}) {
+    if (!models::int8_engine_available(engine)) continue;
+    Detector e = detector_for("resnet18");
+    prepare_for_inference(e, Precision::kInt8, ranges, engine);
+    EXPECT_EQ(dynamic_cast<models::Int8ResNetImpl&>(*e.model).engine(), engine);
+  }
+}
+
 TEST(DetectorTest, Int8IsRefusedWithTheReason) {
   Detector vit = detector_for("vit-tiny");
   expect_error_mentioning(

@@ -23,7 +23,8 @@ Precision parse_precision(const std::string& name) {
 }
 
 void prepare_for_inference(Detector& detector, Precision precision,
-                           const torch::Tensor& int8_ranges) {
+                           const torch::Tensor& int8_ranges,
+                           std::optional<models::Int8Engine> int8_engine) {
   auto* resnet = dynamic_cast<models::ResNetImpl*>(detector.model.get());
   const bool calibrated = int8_ranges.defined();
   if (precision == Precision::kInt8) {
@@ -44,7 +45,8 @@ void prepare_for_inference(Detector& detector, Precision precision,
                      models::int8_inference_available());
   if (int8) {
     detector.model = std::make_shared<models::Int8ResNetImpl>(
-        *fused, int8_ranges, data::norm_statistics(detector.normalization));
+        *fused, int8_ranges, data::norm_statistics(detector.normalization),
+        int8_engine.value_or(models::default_int8_engine()));
     detector.precision = "int8";
     detector.raw_pixels = true;
   } else {

@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "forensight/data/transform.h"
 #include "forensight/eval/inference.h"
 #include "forensight/models/classifier.h"
+#include "forensight/models/int8_resnet.h"
 #include "forensight/train/train_options.h"
 
 namespace forensight::eval {
@@ -49,8 +51,10 @@ Detector load_detector(const std::string& checkpoint_path, const torch::Device& 
 // Replaces a ResNet's trained module by its inference engine (see above); other models are kept.
 // int8_ranges: calibration from the checkpoint (undefined when none). detector.normalization must
 // already be the checkpoint's.
+// int8_engine: which quantized engine runs int8 (default: models::default_int8_engine()).
 void prepare_for_inference(Detector& detector, Precision precision,
-                           const torch::Tensor& int8_ranges);
+                           const torch::Tensor& int8_ranges,
+                           std::optional<models::Int8Engine> int8_engine = std::nullopt);
 
 // How batches are fed to detector.model.
 InferenceOptions inference_options(const Detector& detector);

@@ -12,6 +12,7 @@
 #include "bench/python_peer.h"
 #include "bench/statistics.h"
 #include "forensight/core/error.h"
+#include "forensight/core/memory.h"
 #include "forensight/data/synth.h"
 #include "forensight/train/presets.h"
 #include "forensight/train/train_option_table.h"
@@ -111,7 +112,8 @@ nlohmann::json run_train_epoch_bench(const TrainEpochBenchOptions& o) {
                            {"rounds", o.rounds},
                            {"ours_epoch_s", ours},
                            {"ours_epoch_s_per_round", ours_s},
-                           {"ours_images_per_s", o.images / ours}};
+                           {"ours_images_per_s", o.images / ours},
+                           {"ours_allocator", allocator_name()}};
   if (!o.skip_python) {
     const double python = median(python_s);
     result["python_epoch_s"] = python;

@@ -1,5 +1,6 @@
 // retain_freed_memory: a large block freed and allocated again is served from memory the process
-// already has, without the kernel faulting (and zeroing) its pages in a second time.
+// already has, without the kernel faulting (and zeroing) its pages in a second time; jemalloc is
+// the allocator that does it.
 #include "forensight/core/memory.h"
 
 #include <gtest/gtest.h>
@@ -31,13 +32,20 @@ long faults_of_one_use(size_t bytes) {
 
 TEST(MemoryTest, FreedLargeBlocksAreReusedWithoutPageFaults) {
   retain_freed_memory();
-  constexpr size_t kBytes = 64u << 20;  // over glibc's largest mmap threshold (32 MiB)
+  constexpr size_t kBytes = 64u << 20;  // a huge block to jemalloc, and over glibc's mmap threshold
   constexpr long kPages = static_cast<long>(kBytes / 4096);
   faults_of_one_use(kBytes);  // the first use maps the memory
   const long second = faults_of_one_use(kBytes);
   // Without retention every one of the 16384 pages faults again on each use.
   EXPECT_LT(second, kPages / 10) << "the second use faulted " << second << " of " << kPages
                                  << " pages";
+}
+
+TEST(MemoryTest, JemallocServesMallocAndNeverDecaysFreedPages) {
+  retain_freed_memory();
+  EXPECT_EQ(allocator_name().rfind("jemalloc ", 0), 0u) << allocator_name();
+  ASSERT_TRUE(allocator_dirty_decay_ms().has_value());
+  EXPECT_EQ(*allocator_dirty_decay_ms(), -1);
 }
 
 TEST(MemoryTest, ResidentSetSizesAreReported) {

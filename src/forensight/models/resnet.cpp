@@ -3,6 +3,7 @@
 #include "forensight/models/resnet.h"
 
 #include "forensight/core/error.h"
+#include "forensight/models/max_pool.h"
 #include "forensight/models/shape.h"
 
 namespace forensight::models {
@@ -68,7 +69,6 @@ ResNetImpl::ResNetImpl(const ResNetOptions& options)
                  .padding(3)
                  .bias(false)),
       bn1_(nn::BatchNorm2dOptions(kStageWidths[0])),
-      maxpool_(nn::MaxPool2dOptions(/*kernel_size=*/3).stride(2).padding(1)),
       layer1_(make_resnet_stage(kStageWidths[0], kStageWidths[0], options.blocks_per_stage[0],
                                 /*stride=*/1)),
       layer2_(make_resnet_stage(kStageWidths[0], kStageWidths[1], options.blocks_per_stage[1],
@@ -81,7 +81,6 @@ ResNetImpl::ResNetImpl(const ResNetOptions& options)
   FS_CHECK(options.num_classes >= 1, "num_classes must be >= 1, got {}", options.num_classes);
   register_module("conv1", conv1_);
   register_module("bn1", bn1_);
-  register_module("maxpool", maxpool_);
   register_module("layer1", layer1_);
   register_module("layer2", layer2_);
   register_module("layer3", layer3_);
@@ -125,7 +124,8 @@ torch::Tensor ResNetImpl::forward(torch::Tensor x) {
   FS_CHECK(x.dim() == 4 && x.size(1) == 3, "ResNet expects (B, 3, H, W) input, got {}",
            format_shape(x.sizes()));
   if (options_.channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
-  x = maxpool_(bn1_(conv1_(x)).relu_());                 // (B, 64, H/4, W/4)
+  // torchvision's maxpool (3x3, stride 2, padding 1), on our faster CPU kernel (max_pool.h).
+  x = stem_max_pool(bn1_(conv1_(x)).relu_());            // (B, 64, H/4, W/4)
   x = layer1_->forward(x);                               // (B, 64, H/4, W/4)
   x = layer2_->forward(x);                               // (B, 128, H/8, W/8)
   x = layer3_->forward(x);                               // (B, 256, H/16, W/16)

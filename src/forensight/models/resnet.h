@@ -53,7 +53,6 @@ class ResNetImpl : public ClassifierImpl {
   ResNetOptions options_;
   torch::nn::Conv2d conv1_;
   torch::nn::BatchNorm2d bn1_;
-  torch::nn::MaxPool2d maxpool_;
   torch::nn::Sequential layer1_;
   torch::nn::Sequential layer2_;
   torch::nn::Sequential layer3_;

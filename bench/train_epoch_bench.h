@@ -14,7 +14,7 @@ struct TrainEpochBenchOptions {
   int threads = 2;   // intra-op threads, ours and Python
   int workers = 2;   // loader workers, ours and Python
   int batch_size = 32;
-  int rounds = 3;  // of ours then Python, alternated; the speedup is the median over rounds
+  int rounds = 5;  // of ours then Python, alternated; the speedup is the median over rounds
   std::string work_dir = "runs/bench-train";
   std::string python = FORENSIGHT_PYTHON;
   bool skip_python = false;

@@ -72,7 +72,7 @@ void register_bench_train(CLI::App& group) {
   cmd->add_option("--epoch-threads", epoch->threads, "threads for the epoch (default 2)");
   cmd->add_option("--epoch-workers", epoch->workers, "loader workers for the epoch (default 2)");
   cmd->add_option("--epoch-rounds", epoch->rounds,
-                  "epochs of ours then Python, alternated; the speedup is the median (default 3)")
+                  "epochs of ours then Python, alternated; the speedup is the median (default 5)")
       ->check(CLI::Range(1, 100));
   cmd->add_flag("--no-epoch", *skip_epoch, "skip the end-to-end epoch");
   cmd->add_flag("--no-steps", *skip_steps, "skip the per-step benchmark");

@@ -2,7 +2,7 @@
 
 #include <jemalloc/jemalloc.h>
 
-#include <climits>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 
@@ -40,17 +40,36 @@ void retain_freed_memory() {
   mallctl((all + ".muzzy_decay_ms").c_str(), nullptr, nullptr, &never, sizeof(never));
 }
 
-std::string allocator_name() {
-  // A malloc served by another allocator leaves jemalloc uninitialised; its "version" still
-  // answers, so ask whether jemalloc has handed out any memory at all.
-  size_t allocated = 0, size = sizeof(allocated);
+namespace {
+// Bytes jemalloc has handed out, refreshed.
+size_t jemalloc_allocated_bytes() {
   uint64_t epoch = 1;
-  size_t epoch_size = sizeof(epoch);
-  mallctl("epoch", &epoch, &epoch_size, &epoch, epoch_size);
-  if (mallctl("stats.allocated", &allocated, &size, nullptr, 0) != 0 || allocated == 0)
-    return "glibc";
+  size_t size = sizeof(epoch);
+  mallctl("epoch", &epoch, &size, &epoch, size);
+  size_t allocated = 0;
+  size = sizeof(allocated);
+  if (mallctl("stats.allocated", &allocated, &size, nullptr, 0) != 0) return 0;
+  return allocated;
+}
+
+// Whether malloc is jemalloc's: a 1 MiB block must show in jemalloc's own count. (Its count is not
+// zero even when another malloc wins the symbol lookup: jemalloc allocates for itself.)
+bool jemalloc_serves_malloc() {
+  constexpr size_t kProbe = 1 << 20;
+  const size_t before = jemalloc_allocated_bytes();
+  auto* probe = static_cast<volatile char*>(std::malloc(kProbe));
+  if (probe == nullptr) return false;
+  probe[0] = 1;  // used, so that the compiler keeps the allocation
+  const size_t after = jemalloc_allocated_bytes();
+  std::free(const_cast<char*>(probe));
+  return after >= before + kProbe;
+}
+}  // namespace
+
+std::string allocator_name() {
+  if (!jemalloc_serves_malloc()) return "not jemalloc";
   const char* version = nullptr;
-  size = sizeof(version);
+  size_t size = sizeof(version);
   if (mallctl("version", &version, &size, nullptr, 0) != 0) return "jemalloc";
   return std::string("jemalloc ") + version;
 }
@@ -58,7 +77,7 @@ std::string allocator_name() {
 std::optional<int64_t> allocator_dirty_decay_ms() {
   ssize_t decay = 0;
   size_t size = sizeof(decay);
-  if (allocator_name() == "glibc") return std::nullopt;
+  if (!jemalloc_serves_malloc()) return std::nullopt;
   if (mallctl("arenas.dirty_decay_ms", &decay, &size, nullptr, 0) != 0) return std::nullopt;
   return decay;
 }

@@ -26,7 +26,8 @@ int64_t current_rss_bytes();
 void retain_freed_memory();
 
 // The allocator serving malloc in this process and its version ("jemalloc 5.3.0-0-g..."), or
-// "glibc" where jemalloc is not the one in use (a library loaded ahead of it, say).
+// "not jemalloc" where another one wins the symbol lookup (an LD_PRELOAD, say). Probes with a 1 MiB
+// malloc, so not for a hot path.
 std::string allocator_name();
 
 // jemalloc's dirty-page decay time (ms) for new arenas: -1 means freed pages are never returned to

@@ -1,5 +1,6 @@
-// ResNet18 as torchvision builds it: the same modules in the same order under the same names, and
-// the same initialisation (kaiming normal fan_out for convolutions, BN weight 1 / bias 0).
+// ResNet18 as torchvision builds it: the same modules in the same order under the same names
+// (torchvision's parameter-free `maxpool` module is a function call here, max_pool.h), and the same
+// initialisation (kaiming normal fan_out for convolutions, BN weight 1 / bias 0).
 #include "forensight/models/resnet.h"
 
 #include "forensight/core/error.h"

@@ -4,12 +4,14 @@
 
 #include <charconv>
 
+#include "forensight/core/cuda_runtime.h"
 #include "forensight/core/error.h"
 
 namespace forensight {
 
 std::vector<std::string> available_devices() {
   std::vector<std::string> names = {"cpu"};
+  if (!load_cuda_runtime().loaded) return names;
   const int n = static_cast<int>(torch::cuda::device_count());
   for (int i = 0; i < n; ++i) names.push_back(fmt::format("cuda:{}", i));
   return names;
@@ -26,6 +28,8 @@ torch::Device parse_device(const std::string& name) {
       FS_CHECK(name[4] == ':' && ec == std::errc() && ptr == end && index >= 0,
                "bad device '{}': expected cpu, cuda or cuda:N", name);
     }
+    const CudaRuntime& cuda = load_cuda_runtime();
+    FS_CHECK(cuda.loaded, "device '{}' is not available: {}", name, cuda.error);
     const auto count = static_cast<int>(torch::cuda::device_count());
     FS_CHECK(index < count, "device '{}' is not available: this machine has {}", name,
              fmt::join(available_devices(), ", "));

@@ -1,5 +1,6 @@
 // Device selection by name ("cpu", "cuda", "cuda:N"), refused with the list of devices this
-// machine has when the name is wrong or the device is absent.
+// machine has when the name is wrong or the device is absent. Naming a CUDA device loads LibTorch's
+// CUDA libraries (core/cuda_runtime.h); "cpu" never does.
 #pragma once
 #include <torch/torch.h>
 
@@ -9,6 +10,7 @@
 namespace forensight {
 
 torch::Device parse_device(const std::string& name);
+// "cpu", then "cuda:0".. for each GPU; asking loads LibTorch's CUDA libraries.
 std::vector<std::string> available_devices();
 
 // Sets LibTorch's intra-op and inter-op thread counts (0 = keep LibTorch's default). Inter-op

@@ -1,5 +1,6 @@
 // GPU memory accounting from LibTorch's CUDA caching allocator: peak allocated and reserved bytes,
-// the figures the metrics log and benchmarks report. Zero on CPU devices and CPU-only LibTorch.
+// the figures the metrics log and benchmarks report. Zero on CPU devices, CPU-only LibTorch and
+// LibTorch < 2.9 (whose allocator has no device-generic interface).
 #pragma once
 #include <torch/torch.h>
 

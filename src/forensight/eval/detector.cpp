@@ -65,7 +65,8 @@ Detector load_detector(const std::string& checkpoint_path, const torch::Device& 
   Detector detector;
   detector.checkpoint_path = checkpoint_path;
   detector.device = device;
-  const train::Checkpoint header = train::read_checkpoint_header(checkpoint_path);
+  train::CheckpointReader reader(checkpoint_path, device);  // the file is read once
+  const train::Checkpoint& header = reader.header();
   nlohmann::json config;
   try {
     config = nlohmann::json::parse(header.config_json);
@@ -74,7 +75,7 @@ Detector load_detector(const std::string& checkpoint_path, const torch::Device& 
   }
   detector.config = train::train_options_from_json(config, checkpoint_path + " (config)");
   detector.model = models::create_model(train::model_options(detector.config));
-  train::load_checkpoint(checkpoint_path, *detector.model, nullptr, device);
+  reader.load_model(*detector.model);
   detector.model->to(device);
   detector.model->eval();
   detector.channels_last = detector.config.channels_last;

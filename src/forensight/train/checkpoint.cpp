@@ -1,7 +1,11 @@
 #include "forensight/train/checkpoint.h"
 
+#include <fmt/ranges.h>
+
 #include <cstdio>
 #include <filesystem>
+#include <map>
+#include <vector>
 
 #include "forensight/core/atomic_file.h"
 #include "forensight/core/error.h"
@@ -35,6 +39,7 @@ Checkpoint read_fields(torch::serialize::InputArchive& archive, const std::strin
   c.config_json = config.toStringRef();
   torch::Tensor progress;
   archive.read("progress", progress);
+  progress = progress.to(torch::kCPU);  // the archive may have been mapped to a GPU
   auto p = progress.accessor<int64_t, 1>();
   c.progress.epoch = p[0];
   c.progress.batch_in_epoch = p[1];
@@ -45,7 +50,7 @@ Checkpoint read_fields(torch::serialize::InputArchive& archive, const std::strin
   archive.read("best_metric", best);
   c.progress.best_metric = best.item<double>();
   torch::Tensor ranges;
-  if (archive.try_read("int8_ranges", ranges)) c.int8_ranges = ranges;
+  if (archive.try_read("int8_ranges", ranges)) c.int8_ranges = ranges.to(torch::kCPU);
   return c;
 }
 
@@ -87,34 +92,56 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model,
   file.commit();
 }
 
+CheckpointReader::CheckpointReader(const std::string& path, const torch::Device& device)
+    : path_(path), archive_(open_archive(path, device)), header_(read_fields(archive_, path)) {}
+
+void CheckpointReader::load_model(torch::nn::Module& model) {
+  torch::serialize::InputArchive model_archive;
+  FS_CHECK(archive_.try_read("model", model_archive), "checkpoint '{}' holds no model", path_);
+  // LibTorch's Module::load takes each tensor as it is in the archive, whatever its shape, and
+  // fails only on a missing name: the shapes are compared here, every offending name listed.
+  std::map<std::string, std::vector<int64_t>> shapes;
+  for (const auto& p : model.named_parameters()) shapes[p.key()] = p.value().sizes().vec();
+  for (const auto& b : model.named_buffers()) shapes[b.key()] = b.value().sizes().vec();
+  try {
+    model.load(model_archive);
+  } catch (const c10::Error& e) {
+    fail("checkpoint '{}' does not match the model it was loaded into: {}", path_,
+         e.what_without_backtrace());
+  }
+  std::vector<std::string> mismatches;
+  auto compare = [&](const std::string& name, const torch::Tensor& loaded) {
+    if (loaded.sizes().vec() != shapes.at(name))
+      mismatches.push_back(fmt::format("{} is {} in the checkpoint, {} in the model", name,
+                                       loaded.sizes(), c10::IntArrayRef(shapes.at(name))));
+  };
+  for (const auto& p : model.named_parameters()) compare(p.key(), p.value());
+  for (const auto& b : model.named_buffers()) compare(b.key(), b.value());
+  FS_CHECK(mismatches.empty(), "checkpoint '{}' does not match the model it was loaded into: {}",
+           path_, fmt::join(mismatches, "; "));
+}
+
+void CheckpointReader::load_optimizer(torch::optim::Optimizer& optimizer) {
+  torch::serialize::InputArchive optimizer_archive;
+  FS_CHECK(archive_.try_read("optimizer", optimizer_archive),
+           "checkpoint '{}' holds no optimiser state; it cannot resume training", path_);
+  optimizer.load(optimizer_archive);
+  torch::Tensor rng_state;
+  archive_.read("cpu_rng_state", rng_state);
+  auto generator = at::detail::getDefaultCPUGenerator();
+  generator.set_state(rng_state.to(torch::kCPU));
+}
+
 Checkpoint read_checkpoint_header(const std::string& path) {
-  auto archive = open_archive(path, torch::kCPU);
-  return read_fields(archive, path);
+  return CheckpointReader(path, torch::kCPU).header();
 }
 
 Checkpoint load_checkpoint(const std::string& path, torch::nn::Module& model,
                            torch::optim::Optimizer* optimizer, const torch::Device& device) {
-  auto archive = open_archive(path, device);
-  Checkpoint c = read_fields(archive, path);
-  torch::serialize::InputArchive model_archive;
-  FS_CHECK(archive.try_read("model", model_archive), "checkpoint '{}' holds no model", path);
-  try {
-    model.load(model_archive);
-  } catch (const c10::Error& e) {
-    fail("checkpoint '{}' does not match the model it was loaded into: {}", path,
-         e.what_without_backtrace());
-  }
-  if (optimizer) {
-    torch::serialize::InputArchive optimizer_archive;
-    FS_CHECK(archive.try_read("optimizer", optimizer_archive),
-             "checkpoint '{}' holds no optimiser state; it cannot resume training", path);
-    optimizer->load(optimizer_archive);
-    torch::Tensor rng_state;
-    archive.read("cpu_rng_state", rng_state);
-    auto generator = at::detail::getDefaultCPUGenerator();
-    generator.set_state(rng_state);
-  }
-  return c;
+  CheckpointReader reader(path, device);
+  reader.load_model(model);
+  if (optimizer) reader.load_optimizer(*optimizer);
+  return reader.header();
 }
 
 }  // namespace forensight::train

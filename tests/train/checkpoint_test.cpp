@@ -1,0 +1,123 @@
+// Checkpoints: what one read gives back (header, weights, optimiser and RNG state), and the
+// refusals that name the file.
+#include "forensight/train/checkpoint.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "../support/tiny_dataset.h"
+#include "forensight/core/error.h"
+
+namespace forensight::train {
+namespace {
+
+std::string refusal(const std::function<void()>& read) {
+  try {
+    read();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+Checkpoint sample_header() {
+  Checkpoint c;
+  c.progress = {.epoch = 2,
+                .batch_in_epoch = 3,
+                .step = 7,
+                .best_metric = 0.25,
+                .has_best = true,
+                .epochs_without_improvement = 1};
+  c.config_json = R"({"model": "linear"})";
+  c.int8_ranges = torch::tensor({{-1.0, 2.0}, {0.0, 6.0}}, torch::kFloat64);
+  return c;
+}
+
+}  // namespace
+
+TEST(CheckpointTest, OneReaderGivesTheHeaderWeightsOptimiserAndRngState) {
+  const std::string path = testing::make_test_dir() + "/c.pt";
+  torch::manual_seed(3);
+  torch::nn::Linear saved(4, 2);
+  torch::optim::Adam saved_optimizer(saved->parameters(), torch::optim::AdamOptions(0.1));
+  saved->forward(torch::randn({5, 4})).sum().backward();
+  saved_optimizer.step();
+  save_checkpoint(path, *saved, &saved_optimizer, sample_header());
+  const torch::Tensor next_draw = torch::randn({3});  // the generator as saved, one draw later
+
+  torch::nn::Linear loaded(4, 2);
+  torch::optim::Adam loaded_optimizer(loaded->parameters(), torch::optim::AdamOptions(0.1));
+  CheckpointReader reader(path, torch::kCPU);
+  const Checkpoint& header = reader.header();
+  EXPECT_EQ(reader.path(), path);
+  EXPECT_EQ(header.progress.epoch, 2);
+  EXPECT_EQ(header.progress.batch_in_epoch, 3);
+  EXPECT_EQ(header.progress.step, 7);
+  EXPECT_EQ(header.progress.best_metric, 0.25);
+  EXPECT_TRUE(header.progress.has_best);
+  EXPECT_EQ(header.progress.epochs_without_improvement, 1);
+  EXPECT_EQ(header.config_json, R"({"model": "linear"})");
+  EXPECT_TRUE(torch::equal(header.int8_ranges, sample_header().int8_ranges));
+
+  reader.load_model(*loaded);
+  EXPECT_TRUE(torch::equal(loaded->weight, saved->weight));
+  EXPECT_TRUE(torch::equal(loaded->bias, saved->bias));
+  reader.load_optimizer(loaded_optimizer);
+  const auto& state = static_cast<const torch::optim::AdamParamState&>(
+      *loaded_optimizer.state().at(loaded->weight.unsafeGetTensorImpl()));
+  const auto& saved_state = static_cast<const torch::optim::AdamParamState&>(
+      *saved_optimizer.state().at(saved->weight.unsafeGetTensorImpl()));
+  EXPECT_EQ(state.step(), 1);
+  EXPECT_TRUE(torch::equal(state.exp_avg(), saved_state.exp_avg()));
+  EXPECT_TRUE(torch::equal(torch::randn({3}), next_draw));  // the RNG continues where it was
+}
+
+TEST(CheckpointTest, HeaderOnlyAndWholeLoadAgreeWithTheReader) {
+  const std::string path = testing::make_test_dir() + "/c.pt";
+  torch::nn::Linear saved(4, 2);
+  save_checkpoint(path, *saved, nullptr, sample_header());
+  EXPECT_EQ(read_checkpoint_header(path).progress.step, 7);
+  torch::nn::Linear loaded(4, 2);
+  EXPECT_EQ(load_checkpoint(path, *loaded, nullptr, torch::kCPU).config_json,
+            R"({"model": "linear"})");
+  EXPECT_TRUE(torch::equal(loaded->weight, saved->weight));
+}
+
+TEST(CheckpointTest, BadFilesAndMismatchedModelsAreRefusedByName) {
+  const std::string dir = testing::make_test_dir();
+  EXPECT_NE(refusal([&] {
+              CheckpointReader(dir + "/none.pt", torch::kCPU);
+            }).find("checkpoint '" + dir + "/none.pt' does not exist"),
+            std::string::npos);
+  std::ofstream(dir + "/text.pt") << "not an archive";
+  EXPECT_NE(refusal([&] {
+              CheckpointReader(dir + "/text.pt", torch::kCPU);
+            }).find("cannot read checkpoint '" + dir + "/text.pt'"),
+            std::string::npos);
+
+  torch::serialize::OutputArchive foreign;  // a LibTorch archive, not a Forensight checkpoint
+  foreign.write("weights", torch::ones({2}));
+  foreign.save_to(dir + "/foreign.pt");
+  EXPECT_NE(refusal([&] {
+              CheckpointReader(dir + "/foreign.pt", torch::kCPU);
+            }).find("not a Forensight checkpoint"),
+            std::string::npos);
+
+  torch::nn::Linear saved(4, 2);
+  save_checkpoint(dir + "/c.pt", *saved, nullptr, sample_header());
+  CheckpointReader reader(dir + "/c.pt", torch::kCPU);
+  torch::nn::Linear wider(4, 3);
+  const std::string mismatch = refusal([&] { reader.load_model(*wider); });
+  EXPECT_NE(mismatch.find("does not match the model"), std::string::npos) << mismatch;
+  EXPECT_NE(mismatch.find("weight is [2, 4] in the checkpoint, [3, 4] in the model"),
+            std::string::npos)
+      << mismatch;
+  EXPECT_NE(mismatch.find("bias is [2] in the checkpoint, [3] in the model"), std::string::npos)
+      << mismatch;
+  torch::optim::Adam optimizer(saved->parameters(), torch::optim::AdamOptions(0.1));
+  const std::string no_state = refusal([&] { reader.load_optimizer(optimizer); });
+  EXPECT_NE(no_state.find("holds no optimiser state"), std::string::npos) << no_state;
+}
+
+}  // namespace forensight::train

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "../support/error_of.h"
 #include "forensight/core/cuda_runtime.h"
 #include "forensight/core/error.h"
 
@@ -20,12 +21,7 @@ bool process_maps_torch_cuda() {
 }
 
 std::string refusal(const std::string& name) {
-  try {
-    parse_device(name);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
+  return testing::error_of([&] { parse_device(name); });
 }
 
 }  // namespace

@@ -5,19 +5,13 @@
 
 #include <functional>
 
+#include "../support/error_of.h"
 #include "forensight/core/error.h"
 
 namespace forensight::data {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using forensight::testing::error_of;
 
 TEST(CsvReaderTest, StripsBomAndHandlesCrlf) {
   auto t = parse_csv("\xEF\xBB\xBF,file_name,label\r\n0,a.jpg,1\r\n1,b.jpg,0\r\n", "m.csv");

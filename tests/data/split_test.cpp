@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "../support/error_of.h"
 #include "forensight/core/error.h"
 #include "test_files.h"
 
@@ -27,14 +28,7 @@ Dataset make_dataset(int n, double fake_share, int group_size = 0) {
   return d;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using forensight::testing::error_of;
 
 TEST(SplitTest, ParsesCountsAndFractions) {
   auto counts = parse_split_spec("50000/15000/15000");

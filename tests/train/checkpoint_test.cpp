@@ -6,20 +6,12 @@
 
 #include <fstream>
 
+#include "../support/error_of.h"
 #include "../support/tiny_dataset.h"
 #include "forensight/core/error.h"
 
 namespace forensight::train {
 namespace {
-
-std::string refusal(const std::function<void()>& read) {
-  try {
-    read();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 Checkpoint sample_header() {
   Checkpoint c;
@@ -86,12 +78,12 @@ TEST(CheckpointTest, HeaderOnlyAndWholeLoadAgreeWithTheReader) {
 
 TEST(CheckpointTest, BadFilesAndMismatchedModelsAreRefusedByName) {
   const std::string dir = testing::make_test_dir();
-  EXPECT_NE(refusal([&] {
+  EXPECT_NE(testing::error_of([&] {
               CheckpointReader(dir + "/none.pt", torch::kCPU);
             }).find("checkpoint '" + dir + "/none.pt' does not exist"),
             std::string::npos);
   std::ofstream(dir + "/text.pt") << "not an archive";
-  EXPECT_NE(refusal([&] {
+  EXPECT_NE(testing::error_of([&] {
               CheckpointReader(dir + "/text.pt", torch::kCPU);
             }).find("cannot read checkpoint '" + dir + "/text.pt'"),
             std::string::npos);
@@ -99,7 +91,7 @@ TEST(CheckpointTest, BadFilesAndMismatchedModelsAreRefusedByName) {
   torch::serialize::OutputArchive foreign;  // a LibTorch archive, not a Forensight checkpoint
   foreign.write("weights", torch::ones({2}));
   foreign.save_to(dir + "/foreign.pt");
-  EXPECT_NE(refusal([&] {
+  EXPECT_NE(testing::error_of([&] {
               CheckpointReader(dir + "/foreign.pt", torch::kCPU);
             }).find("not a Forensight checkpoint"),
             std::string::npos);
@@ -108,7 +100,7 @@ TEST(CheckpointTest, BadFilesAndMismatchedModelsAreRefusedByName) {
   save_checkpoint(dir + "/c.pt", *saved, nullptr, sample_header());
   CheckpointReader reader(dir + "/c.pt", torch::kCPU);
   torch::nn::Linear wider(4, 3);
-  const std::string mismatch = refusal([&] { reader.load_model(*wider); });
+  const std::string mismatch = testing::error_of([&] { reader.load_model(*wider); });
   EXPECT_NE(mismatch.find("does not match the model"), std::string::npos) << mismatch;
   EXPECT_NE(mismatch.find("weight is [2, 4] in the checkpoint, [3, 4] in the model"),
             std::string::npos)
@@ -116,7 +108,7 @@ TEST(CheckpointTest, BadFilesAndMismatchedModelsAreRefusedByName) {
   EXPECT_NE(mismatch.find("bias is [2] in the checkpoint, [3] in the model"), std::string::npos)
       << mismatch;
   torch::optim::Adam optimizer(saved->parameters(), torch::optim::AdamOptions(0.1));
-  const std::string no_state = refusal([&] { reader.load_optimizer(optimizer); });
+  const std::string no_state = testing::error_of([&] { reader.load_optimizer(optimizer); });
   EXPECT_NE(no_state.find("holds no optimiser state"), std::string::npos) << no_state;
 }
 

@@ -78,8 +78,9 @@ nlohmann::json quantize_checkpoint(const QuantizeOptions& o) {
            "this LibTorch has no quantized engine (oneDNN or FBGEMM), so int8 inference cannot "
            "run here");
 
-  // The trained module as it was saved (unfused), and its header (config, progress).
-  const train::Checkpoint header = train::read_checkpoint_header(o.checkpoint_path);
+  // The trained module as it was saved (unfused), and its header (config, progress). The detector
+  // reads the file on its own: a reader's tensors go to one model only, and `detector` is folded.
+  train::CheckpointReader source(o.checkpoint_path, torch::kCPU);
   Detector detector = load_detector(o.checkpoint_path, torch::kCPU, Precision::kFloat32);
   auto* fused = dynamic_cast<models::FusedResNetImpl*>(detector.model.get());
   FS_CHECK(fused, "int8 quantization is implemented for ResNet checkpoints; '{}' holds {}",
@@ -91,8 +92,8 @@ nlohmann::json quantize_checkpoint(const QuantizeOptions& o) {
   // The calibrated checkpoint: the trained weights as they were, plus the ranges.
   {
     auto trained = models::create_model(train::model_options(detector.config));
-    train::load_checkpoint(o.checkpoint_path, *trained, nullptr, torch::kCPU);
-    train::Checkpoint out = header;
+    source.load_model(*trained);
+    train::Checkpoint out = source.header();
     out.int8_ranges = ranges;
     std::filesystem::create_directories(std::filesystem::absolute(o.out_path).parent_path());
     train::save_checkpoint(o.out_path, *trained, nullptr, out);

@@ -4,7 +4,7 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <map>
+#include <utility>
 #include <vector>
 
 #include "forensight/core/atomic_file.h"
@@ -54,6 +54,17 @@ Checkpoint read_fields(torch::serialize::InputArchive& archive, const std::strin
   return c;
 }
 
+using NamedShape = std::pair<std::string, std::vector<int64_t>>;
+
+// The shape of every parameter, then every buffer, by state-dict name.
+std::vector<NamedShape> tensor_shapes(const torch::nn::Module& model) {
+  std::vector<NamedShape> shapes;
+  for (const auto& p : model.named_parameters())
+    shapes.emplace_back(p.key(), p.value().sizes().vec());
+  for (const auto& b : model.named_buffers()) shapes.emplace_back(b.key(), b.value().sizes().vec());
+  return shapes;
+}
+
 torch::serialize::InputArchive open_archive(const std::string& path, const torch::Device& device) {
   check_readable(path);
   torch::serialize::InputArchive archive;
@@ -100,23 +111,19 @@ void CheckpointReader::load_model(torch::nn::Module& model) {
   FS_CHECK(archive_.try_read("model", model_archive), "checkpoint '{}' holds no model", path_);
   // LibTorch's Module::load takes each tensor as it is in the archive, whatever its shape, and
   // fails only on a missing name: the shapes are compared here, every offending name listed.
-  std::map<std::string, std::vector<int64_t>> shapes;
-  for (const auto& p : model.named_parameters()) shapes[p.key()] = p.value().sizes().vec();
-  for (const auto& b : model.named_buffers()) shapes[b.key()] = b.value().sizes().vec();
+  const std::vector<NamedShape> expected = tensor_shapes(model);
   try {
     model.load(model_archive);
   } catch (const c10::Error& e) {
     fail("checkpoint '{}' does not match the model it was loaded into: {}", path_,
          e.what_without_backtrace());
   }
+  const std::vector<NamedShape> loaded = tensor_shapes(model);  // same names, same order
   std::vector<std::string> mismatches;
-  auto compare = [&](const std::string& name, const torch::Tensor& loaded) {
-    if (loaded.sizes().vec() != shapes.at(name))
-      mismatches.push_back(fmt::format("{} is {} in the checkpoint, {} in the model", name,
-                                       loaded.sizes(), c10::IntArrayRef(shapes.at(name))));
-  };
-  for (const auto& p : model.named_parameters()) compare(p.key(), p.value());
-  for (const auto& b : model.named_buffers()) compare(b.key(), b.value());
+  for (size_t i = 0; i < expected.size(); ++i)
+    if (loaded[i].second != expected[i].second)
+      mismatches.push_back(fmt::format("{} is {} in the checkpoint, {} in the model",
+                                       expected[i].first, loaded[i].second, expected[i].second));
   FS_CHECK(mismatches.empty(), "checkpoint '{}' does not match the model it was loaded into: {}",
            path_, fmt::join(mismatches, "; "));
 }

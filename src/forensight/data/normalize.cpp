@@ -5,8 +5,6 @@
 // values).
 #include "forensight/data/normalize.h"
 
-#include <ATen/Parallel.h>
-
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -14,6 +12,7 @@
 #include <fmt/ranges.h>
 
 #include "forensight/core/error.h"
+#include "forensight/core/parallel.h"
 
 namespace forensight::data {
 

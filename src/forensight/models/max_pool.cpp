@@ -1,11 +1,10 @@
 #include "forensight/models/max_pool.h"
 
-#include <ATen/Parallel.h>
-
 #include <algorithm>
 #include <vector>
 
 #include "forensight/core/error.h"
+#include "forensight/core/parallel.h"
 #include "forensight/models/shape.h"
 
 namespace forensight::models {

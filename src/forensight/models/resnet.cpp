@@ -4,6 +4,7 @@
 #include "forensight/models/resnet.h"
 
 #include "forensight/core/error.h"
+#include "forensight/models/conv3x3.h"
 #include "forensight/models/max_pool.h"
 #include "forensight/models/shape.h"
 
@@ -12,7 +13,7 @@ namespace {
 
 namespace nn = torch::nn;
 
-nn::Conv2d conv3x3(int64_t in_channels, int64_t out_channels, int64_t stride) {
+nn::Conv2d make_conv3x3(int64_t in_channels, int64_t out_channels, int64_t stride) {
   return nn::Conv2d(nn::Conv2dOptions(in_channels, out_channels, /*kernel_size=*/3)
                         .stride(stride)
                         .padding(1)
@@ -24,9 +25,10 @@ constexpr int64_t kStageWidths[4] = {64, 128, 256, 512};
 }  // namespace
 
 BasicBlockImpl::BasicBlockImpl(int64_t in_channels, int64_t out_channels, int64_t stride)
-    : conv1_(conv3x3(in_channels, out_channels, stride)),
+    : stride_(stride),
+      conv1_(make_conv3x3(in_channels, out_channels, stride)),
       bn1_(nn::BatchNorm2dOptions(out_channels)),
-      conv2_(conv3x3(out_channels, out_channels, /*stride=*/1)),
+      conv2_(make_conv3x3(out_channels, out_channels, /*stride=*/1)),
       bn2_(nn::BatchNorm2dOptions(out_channels)) {
   register_module("conv1", conv1_);
   register_module("bn1", bn1_);
@@ -47,8 +49,9 @@ torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
   torch::Tensor identity = downsample_ ? downsample_->forward(x) : x;  // (B, C_out, H/s, W/s)
   // In-place ReLU and residual add as torchvision: BatchNorm's backward does not need its output,
   // and at 224 px each saved allocation is ~100 MB of memory traffic per batch of 32.
-  torch::Tensor out = bn1_(conv1_(x)).relu_();  // (B, C_out, H/s, W/s)
-  out = bn2_(conv2_(out));                      // (B, C_out, H/s, W/s)
+  // The 3x3 convolutions through conv3x3.h: on the CPU their weight gradient is ours.
+  torch::Tensor out = bn1_(conv3x3(x, conv1_->weight, stride_)).relu_();  // (B, C_out, H/s, W/s)
+  out = bn2_(conv3x3(out, conv2_->weight, /*stride=*/1));                 // (B, C_out, H/s, W/s)
   out += identity;
   return out.relu_();
 }

@@ -20,6 +20,7 @@ class BasicBlockImpl : public torch::nn::Module {
   torch::Tensor forward(torch::Tensor x);
 
  private:
+  int64_t stride_;  // conv1's
   torch::nn::Conv2d conv1_;
   torch::nn::BatchNorm2d bn1_;
   torch::nn::Conv2d conv2_;

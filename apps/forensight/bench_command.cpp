@@ -1,9 +1,10 @@
-// forensight bench: a group of benchmarks (data, train, predict), each a subcommand that only
+// forensight bench: a group of benchmarks (data, train, predict, conv), each a subcommand that only
 // parses its flags and calls the benchmark in bench/, which measures ours against its Python peer.
 #include <fmt/format.h>
 
 #include <fstream>
 
+#include "bench/conv_bench.h"
 #include "bench/data_bench.h"
 #include "bench/predict_bench.h"
 #include "bench/train_epoch_bench.h"
@@ -114,6 +115,22 @@ void register_bench_predict(CLI::App& group) {
       [options, json_path] { write_json(*json_path, bench::run_predict_bench(*options)); });
 }
 
+void register_bench_conv(CLI::App& group) {
+  auto* cmd = group.add_subcommand(
+      "conv",
+      "ResNet18's 3x3 backward-by-weights: our kernel against PyTorch's (oneDNN), same process");
+  auto options = std::make_shared<bench::ConvBenchOptions>();
+  auto json_path = std::make_shared<std::string>();
+  cmd->add_option("--json", *json_path, "write every figure as JSON to this file");
+  cmd->add_option("--batch-size", options->batch_size, "images per batch (default 32)")
+      ->check(CLI::Range(1, 4096));
+  cmd->add_option("--threads", options->threads, "intra-op threads (default 2)")
+      ->check(CLI::Range(1, 1024));
+  cmd->add_option("--rounds", options->rounds, "timed calls of each kernel (default 5)")
+      ->check(CLI::Range(1, 1000));
+  cmd->callback([options, json_path] { write_json(*json_path, bench::run_conv_bench(*options)); });
+}
+
 }  // namespace
 
 void register_bench_command(CLI::App& app) {
@@ -123,6 +140,7 @@ void register_bench_command(CLI::App& app) {
   register_bench_data(*group);
   register_bench_train(*group);
   register_bench_predict(*group);
+  register_bench_conv(*group);
 }
 
 }  // namespace forensight::app

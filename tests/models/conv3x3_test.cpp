@@ -110,23 +110,20 @@ TEST(Conv3x3Test, LayerLeavesFrozenWeightsAndInputsWithoutGradient) {
 
 TEST(Conv3x3Test, WeightGradientRefusesWhatItCannotRun) {
   if (!conv3x3_kernel_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
-  const auto x = torch::randn({2, 16, 8, 8});
-  EXPECT_NE(error_of([&] {
-              conv3x3_weight_grad(torch::randn({2, 3, 8, 8}), torch::randn({2, 4, 8, 8}), 1);
-            }).find("multiples of 16, got 3"),
-            std::string::npos);
-  EXPECT_NE(error_of([&] {
-              conv3x3_weight_grad(x, torch::randn({2, 4, 8, 8}), 2);
-            }).find("does not match input"),
-            std::string::npos);
-  EXPECT_NE(error_of([&] {
-              conv3x3_weight_grad(x.to(torch::kFloat64), torch::randn({2, 4, 8, 8}), 1);
-            }).find("contiguous float32"),
-            std::string::npos);
-  EXPECT_NE(error_of([&] {
-              conv3x3_weight_grad(x, torch::randn({2, 4, 8, 8}), 0);
-            }).find("stride must be >= 1"),
-            std::string::npos);
+  const auto x = torch::randn({2, 16, 8, 8}), grad_out = torch::randn({2, 4, 8, 8});
+  struct Refusal {
+    torch::Tensor x, grad_out;
+    int64_t stride;
+    std::string message;
+  };
+  const Refusal refusals[] = {{torch::randn({2, 3, 8, 8}), grad_out, 1, "multiples of 16, got 3"},
+                              {x, grad_out, 2, "does not match input"},
+                              {x.to(torch::kFloat64), grad_out, 1, "contiguous float32"},
+                              {x, grad_out, 0, "stride must be >= 1"}};
+  for (const auto& r : refusals) {
+    const std::string error = error_of([&] { conv3x3_weight_grad(r.x, r.grad_out, r.stride); });
+    EXPECT_NE(error.find(r.message), std::string::npos) << "got: " << error;
+  }
 }
 
 }  // namespace

@@ -185,22 +185,23 @@ void accumulate_channels(const float* grad_out, const float* xb, const Geometry&
   const int64_t total_rows = g.batch * g.out_height;  // output rows (n, oh)
   const int64_t block_rows = std::max<int64_t>(1, kBlockPositions / g.out_width);
   const int64_t pw = g.padded_width(), blocks = g.channel_blocks();
-  std::vector<int64_t> row_offsets(block_rows);
+  const int64_t out_plane = g.out_height * g.out_width;
+  // Per output row of the block: where it starts in X's blocked copy and in dY's channel 0.
+  std::vector<int64_t> row_offsets(block_rows), grad_rows(block_rows);
   std::vector<float> packed(block_rows * g.out_width * (o_end - o_begin));
   for (int64_t q0 = 0; q0 < total_rows; q0 += block_rows) {
     const int64_t rows = std::min(block_rows, total_rows - q0);
     for (int64_t q = 0; q < rows; ++q) {
       const int64_t n = (q0 + q) / g.out_height, oh = (q0 + q) % g.out_height;
       row_offsets[q] = (n * blocks * g.padded_height() + oh * g.stride) * pw * kLanes;
+      grad_rows[q] = n * g.out_channels * out_plane + oh * g.out_width;
     }
     // A: for each tile, (rows * Wo, tile height), from dY's planes.
     float* dst = packed.data();
     for (int64_t o0 = o_begin; int height : heights) {
       for (int64_t q = 0; q < rows; ++q) {
-        const int64_t n = (q0 + q) / g.out_height, oh = (q0 + q) % g.out_height;
         for (int r = 0; r < height; ++r) {
-          const float* src =
-              grad_out + ((n * g.out_channels + o0 + r) * g.out_height + oh) * g.out_width;
+          const float* src = grad_out + grad_rows[q] + (o0 + r) * out_plane;
           for (int64_t w = 0; w < g.out_width; ++w) dst[w * height + r] = src[w];
         }
         dst += g.out_width * height;

@@ -4,6 +4,7 @@
 #include "forensight/models/resnet.h"
 
 #include "forensight/core/error.h"
+#include "forensight/models/batch_norm_relu.h"
 #include "forensight/models/conv3x3.h"
 #include "forensight/models/max_pool.h"
 #include "forensight/models/shape.h"
@@ -47,13 +48,13 @@ BasicBlockImpl::BasicBlockImpl(int64_t in_channels, int64_t out_channels, int64_
 torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
   // x: (B, C_in, H, W)
   torch::Tensor identity = downsample_ ? downsample_->forward(x) : x;  // (B, C_out, H/s, W/s)
-  // In-place ReLU and residual add as torchvision: BatchNorm's backward does not need its output,
-  // and at 224 px each saved allocation is ~100 MB of memory traffic per batch of 32.
-  // The 3x3 convolutions through conv3x3.h: on the CPU their weight gradient is ours.
-  torch::Tensor out = bn1_(conv3x3(x, conv1_->weight, stride_)).relu_();  // (B, C_out, H/s, W/s)
-  out = bn2_(conv3x3(out, conv2_->weight, /*stride=*/1));                 // (B, C_out, H/s, W/s)
-  out += identity;
-  return out.relu_();
+  // The 3x3 convolutions through conv3x3.h (on the CPU their weight gradient is ours), and
+  // BatchNorm + ReLU, with the shortcut added in between, as one op (batch_norm_relu.h): at 224 px
+  // each separate pass is up to ~100 MB of memory traffic per batch of 32.
+  torch::Tensor out =
+      batch_norm_relu(conv3x3(x, conv1_->weight, stride_), *bn1_);  // (B, C_out, H/s, W/s)
+  out = conv3x3(out, conv2_->weight, /*stride=*/1);                 // (B, C_out, H/s, W/s)
+  return batch_norm_relu(out, *bn2_, identity);                     // relu(bn2(out) + identity)
 }
 
 nn::Sequential make_resnet_stage(int64_t in_channels, int64_t out_channels, int64_t num_blocks,
@@ -129,7 +130,7 @@ torch::Tensor ResNetImpl::forward(torch::Tensor x) {
            format_shape(x.sizes()));
   if (options_.channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
   // torchvision's maxpool (3x3, stride 2, padding 1), on our faster CPU kernel (max_pool.h).
-  x = stem_max_pool(bn1_(conv1_(x)).relu_());            // (B, 64, H/4, W/4)
+  x = stem_max_pool(batch_norm_relu(conv1_(x), *bn1_));  // (B, 64, H/4, W/4)
   x = layer1_->forward(x);                               // (B, 64, H/4, W/4)
   x = layer2_->forward(x);                               // (B, 128, H/8, W/8)
   x = layer3_->forward(x);                               // (B, 256, H/16, W/16)

@@ -132,7 +132,8 @@ TEST(BatchNormReluTest, FallsBackToLibTorchWhereItDoesNotApply) {
   }
 }
 
-// Frozen BatchNorm parameters (fine-tuning): only the input gets a gradient, as with bn(x).
+// Frozen BatchNorm parameters (fine-tuning): only the input gets a gradient, as with bn(x); and
+// an input that needs none.
 TEST(BatchNormReluTest, LeavesFrozenParametersWithoutGradient) {
   torch::manual_seed(5);
   auto bn = make_bn(8);
@@ -143,6 +144,14 @@ TEST(BatchNormReluTest, LeavesFrozenParametersWithoutGradient) {
   EXPECT_TRUE(x.grad().defined());
   EXPECT_FALSE(bn->weight.grad().defined());
   EXPECT_FALSE(bn->bias.grad().defined());
+
+  // An input without gradient and a shortcut with one: only the shortcut's is computed.
+  const auto image = torch::randn({2, 8, 4, 4});
+  auto shortcut = torch::randn({2, 8, 4, 4}).requires_grad_(true);
+  const auto y = batch_norm_relu(image, *bn, shortcut);
+  y.sum().backward();
+  EXPECT_FALSE(image.grad().defined());
+  EXPECT_TRUE(torch::equal(shortcut.grad(), (y > 0).to(torch::kFloat32)));
 }
 
 }  // namespace

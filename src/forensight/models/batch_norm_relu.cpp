@@ -114,7 +114,8 @@ void gradient_sums(const float* dy, const float* y, const float* x, const float*
   });
 }
 
-// dx = (g - g_mean[c] - (x - mean[c]) * k[c]) * a[c]; residual_grad = g where requested.
+// dx = (g - g_mean[c] - (x - mean[c]) * k[c]) * a[c] and residual_grad = g, each where requested
+// (non-null).
 void input_gradient(const float* dy, const float* y, const float* x, const float* mean,
                     const float* g_mean, const float* k, const float* a, const Layout& l, float* dx,
                     float* residual_grad) {
@@ -123,12 +124,15 @@ void input_gradient(const float* dy, const float* y, const float* x, const float
       const int64_t c = plane % l.channels, offset = plane * l.plane;
       const float mc = mean[c], gm = g_mean[c], kc = k[c], ac = a[c];
       const float *dyp = dy + offset, *yp = y + offset, *xp = x + offset;
-      float* dxp = dx + offset;
+      if (dx != nullptr) {
+        float* dxp = dx + offset;
 #pragma omp simd
-      for (int64_t i = 0; i < l.plane; ++i) {
-        const float d = dyp[i];  // loaded whatever the mask: a conditional load does not vectorise
-        const float g = yp[i] > 0.f ? d : 0.f;
-        dxp[i] = (g - gm - (xp[i] - mc) * kc) * ac;
+        for (int64_t i = 0; i < l.plane; ++i) {
+          const float d =
+              dyp[i];  // loaded whatever the mask: a conditional load does not vectorise
+          const float g = yp[i] > 0.f ? d : 0.f;
+          dxp[i] = (g - gm - (xp[i] - mc) * kc) * ac;
+        }
       }
       if (residual_grad != nullptr) {
         float* rp = residual_grad + offset;
@@ -203,14 +207,13 @@ struct BatchNormReluFunction : torch::autograd::Function<BatchNormReluFunction> 
         k[c] = static_cast<float>(sum_gx[c] * s * s / count);
         a[c] = static_cast<float>(s * w.data_ptr<float>()[c]);
       }
-      grad_x = torch::empty_like(x);
-      const bool has_residual = ctx->saved_data["has_residual"].toBool();
-      if (has_residual && ctx->needs_input_grad(3)) grad_residual = torch::empty_like(x);
+      if (ctx->needs_input_grad(0)) grad_x = torch::empty_like(x);
+      if (ctx->saved_data["has_residual"].toBool() && ctx->needs_input_grad(3))
+        grad_residual = torch::empty_like(x);
       input_gradient(dy.data_ptr<float>(), y.data_ptr<float>(), x.data_ptr<float>(),
                      mean.data_ptr<float>(), g_mean.data(), k.data(), a.data(), l,
-                     grad_x.data_ptr<float>(),
+                     grad_x.defined() ? grad_x.data_ptr<float>() : nullptr,
                      grad_residual.defined() ? grad_residual.data_ptr<float>() : nullptr);
-      if (!ctx->needs_input_grad(0)) grad_x = torch::Tensor();
     }
     if (ctx->needs_input_grad(1)) {
       grad_weight = torch::empty_like(weight);

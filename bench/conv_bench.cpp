@@ -3,11 +3,11 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
-#include <chrono>
 #include <vector>
 
 #include "bench/statistics.h"
 #include "forensight/core/error.h"
+#include "forensight/core/timer.h"
 #include "forensight/models/conv3x3.h"
 
 namespace forensight::bench {
@@ -24,9 +24,9 @@ constexpr Layer kLayers[] = {{64, 64, 56, 1},   {64, 128, 56, 2},  {128, 128, 28
 
 template <typename F>
 double seconds_of(const F& call) {
-  const auto start = std::chrono::steady_clock::now();
+  const Timer timer;
   call();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return timer.seconds();
 }
 
 }  // namespace

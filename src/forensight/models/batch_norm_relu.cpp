@@ -158,18 +158,18 @@ struct BatchNormReluFunction : torch::autograd::Function<BatchNormReluFunction> 
     std::vector<double> variance(l.channels);
     channel_statistics(x.data_ptr<float>(), l, mean.data_ptr<float>(), variance.data());
 
-    auto invstd = torch::empty({l.channels}, x.options());  // (C)
-    auto scale = torch::empty({l.channels}, x.options());   // (C): weight * invstd
+    auto invstd = torch::empty({l.channels}, x.options());  // (C), kept for backward
+    std::vector<float> scale(l.channels);                   // (C): weight * invstd
     const auto w = weight.contiguous(), b = bias.contiguous();
     for (int64_t c = 0; c < l.channels; ++c) {
       const float s = static_cast<float>(1.0 / std::sqrt(variance[c] + eps));
       invstd.data_ptr<float>()[c] = s;
-      scale.data_ptr<float>()[c] = w.data_ptr<float>()[c] * s;
+      scale[c] = w.data_ptr<float>()[c] * s;
     }
     auto y = torch::empty_like(x);  // (B, C, H, W)
     const bool has_residual = residual.numel() > 0;
     normalize_relu(x.data_ptr<float>(), has_residual ? residual.data_ptr<float>() : nullptr,
-                   mean.data_ptr<float>(), scale.data_ptr<float>(), b.data_ptr<float>(), l,
+                   mean.data_ptr<float>(), scale.data(), b.data_ptr<float>(), l,
                    y.data_ptr<float>());
     {
       // As LibTorch's batch_norm: the running variance takes the unbiased estimate.

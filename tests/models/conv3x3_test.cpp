@@ -1,6 +1,6 @@
 // Our 3x3 convolution's weight gradient against PyTorch's (at::convolution_backward) on odd and
-// tiny shapes, both strides and partial register tiles; the layer's gradients against
-// torch::conv2d's; the fallbacks; and the refusals.
+// tiny shapes, both strides and partial register tiles, in both memory layouts; the layer's
+// gradients against torch::conv2d's; the fallbacks; and the refusals.
 #include "forensight/models/conv3x3.h"
 
 #include <ATen/Parallel.h>
@@ -52,6 +52,32 @@ TEST(Conv3x3Test, WeightGradientMatchesPyTorch) {
   }
 }
 
+// Channels-last input and output gradient, each on its own, and the gradient returned in either
+// layout: the same values as PyTorch's.
+TEST(Conv3x3Test, WeightGradientReadsAndWritesChannelsLast) {
+  if (!conv3x3_kernel_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  torch::manual_seed(4);
+  constexpr auto kLast = torch::MemoryFormat::ChannelsLast;
+  for (const int64_t stride : {1, 2}) {
+    const auto x = torch::randn({3, 32, 9, 7});
+    const auto grad_out = torch::randn({3, 11, (9 - 1) / stride + 1, (7 - 1) / stride + 1});
+    const auto want = pytorch_weight_grad(x, grad_out, stride);
+    for (const bool x_last : {false, true})
+      for (const bool grad_last : {false, true})
+        for (const bool weight_last : {false, true}) {
+          const auto got = conv3x3_weight_grad(
+              x_last ? x.contiguous(kLast) : x, grad_last ? grad_out.contiguous(kLast) : grad_out,
+              stride, weight_last ? kLast : torch::MemoryFormat::Contiguous);
+          const std::string what = "stride " + std::to_string(stride) +
+                                   (x_last ? ", x channels-last" : "") +
+                                   (grad_last ? ", grad channels-last" : "") +
+                                   (weight_last ? ", weight channels-last" : "");
+          expect_close(got, want, what);
+          EXPECT_TRUE(weight_last ? got.is_contiguous(kLast) : got.is_contiguous()) << what;
+        }
+  }
+}
+
 TEST(Conv3x3Test, WeightGradientDoesNotDependOnTheThreadCount) {
   if (!conv3x3_kernel_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
   torch::manual_seed(1);
@@ -67,16 +93,16 @@ TEST(Conv3x3Test, WeightGradientDoesNotDependOnTheThreadCount) {
 }
 
 // The layer's output and both gradients against torch::conv2d's, for inputs that take our
-// kernel and inputs that fall back (3 channels, channels-last).
+// kernel (16 channels, either layout) and inputs that fall back (3 channels).
 TEST(Conv3x3Test, LayerMatchesConv2dForwardAndBackward) {
   torch::manual_seed(2);
   for (const bool channels_last : {false, true})
     for (const int64_t channels : {3, 16})
       for (const int64_t stride : {1, 2}) {
-        auto x = torch::randn({2, channels, 10, 9});
-        if (channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
-        x.requires_grad_(true);
-        auto weight = torch::randn({6, channels, 3, 3}).requires_grad_(true);
+        const auto format =
+            channels_last ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
+        auto x = torch::randn({2, channels, 10, 9}).contiguous(format).requires_grad_(true);
+        auto weight = torch::randn({6, channels, 3, 3}).contiguous(format).requires_grad_(true);
         auto x_ref = x.detach().clone().requires_grad_(true);
         auto weight_ref = weight.detach().clone().requires_grad_(true);
         const auto y = conv3x3(x, weight, stride);
@@ -89,6 +115,8 @@ TEST(Conv3x3Test, LayerMatchesConv2dForwardAndBackward) {
         expect_close(y, y_ref, what + ": output");
         expect_close(x.grad(), x_ref.grad(), what + ": input gradient");
         expect_close(weight.grad(), weight_ref.grad(), what + ": weight gradient");
+        EXPECT_TRUE(x.grad().is_contiguous(format)) << what << ": input gradient layout";
+        EXPECT_TRUE(weight.grad().is_contiguous(format)) << what << ": weight gradient layout";
       }
 }
 
@@ -118,7 +146,7 @@ TEST(Conv3x3Test, WeightGradientRefusesWhatItCannotRun) {
   };
   const Refusal refusals[] = {{torch::randn({2, 3, 8, 8}), grad_out, 1, "multiples of 16, got 3"},
                               {x, grad_out, 2, "does not match input"},
-                              {x.to(torch::kFloat64), grad_out, 1, "contiguous float32"},
+                              {x.to(torch::kFloat64), grad_out, 1, "takes float32"},
                               {x, grad_out, 0, "stride must be >= 1"}};
   for (const auto& r : refusals) {
     const std::string error = error_of([&] { conv3x3_weight_grad(r.x, r.grad_out, r.stride); });

@@ -36,6 +36,38 @@ TEST(ResNetTest, ChannelsLastGivesSameLogitsAsContiguous) {
   EXPECT_LE(diff, 1e-4);
 }
 
+// Training: a channels-last model (its CPU stem NCHW, the blocks NHWC through our weight-gradient
+// kernel and fused BatchNorm+ReLU) gives the plain model's loss and gradients.
+TEST(ResNetTest, ChannelsLastTrainsAsContiguous) {
+  torch::manual_seed(2);
+  auto plain = resnet18(/*num_classes=*/2, /*channels_last=*/false);
+  auto nhwc = resnet18(/*num_classes=*/2, /*channels_last=*/true);
+  {
+    torch::NoGradGuard no_grad;
+    auto source = state_dict(*plain);
+    for (auto& [name, tensor] : state_dict(*nhwc)) tensor.copy_(source.at(name));
+  }
+  const torch::Tensor x = torch::randn({4, 3, 64, 64});
+  const torch::Tensor labels = torch::tensor({0, 1, 1, 0});
+  const auto loss_plain = torch::nn::functional::cross_entropy(plain->forward(x), labels);
+  const auto loss_nhwc = torch::nn::functional::cross_entropy(nhwc->forward(x), labels);
+  loss_plain.backward();
+  loss_nhwc.backward();
+  EXPECT_NEAR(loss_plain.item<double>(), loss_nhwc.item<double>(), 1e-5);
+  auto plain_parameters = plain->named_parameters();
+  for (const auto& item : nhwc->named_parameters()) {
+    const torch::Tensor& want = plain_parameters[item.key()].grad();
+    ASSERT_TRUE(item.value().grad().defined()) << item.key();
+    const double scale = std::max(1e-3, want.abs().max().item<double>());
+    EXPECT_LE(testing::max_abs_diff(item.value().grad(), want) / scale, 1e-4) << item.key();
+  }
+  auto plain_buffers = plain->named_buffers();
+  for (const auto& item : nhwc->named_buffers()) {
+    if (!item.value().is_floating_point()) continue;
+    EXPECT_LE(testing::max_abs_diff(item.value(), plain_buffers[item.key()]), 1e-5) << item.key();
+  }
+}
+
 TEST(ResNetTest, ResetHeadChangesClassCountOnly) {
   auto model = resnet18(/*num_classes=*/2);
   model->reset_head(5);

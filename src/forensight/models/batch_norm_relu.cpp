@@ -1,21 +1,27 @@
-// The fused op's passes, for x (B, C, H, W) contiguous, M = B*H*W values per channel:
-// - forward statistics: one read of x, parallel over channels. Sums of (x - pivot) and its square,
-//   the pivot being the channel's first value, so that E[d^2] - E[d]^2 does not cancel when the
-//   mean is large against the spread.
-// - forward output: one read of x (and the residual), one write of y, parallel over planes.
-// - backward reduction: g = dy where y > 0, else 0; sums of g and of g * (x - mean), parallel over
-//   channels; reads dy, y and x.
+// The fused op's passes, for x (B, C, H, W), M = B*H*W values per channel:
+// - forward statistics: one read of x. Sums of (x - pivot) and its square, the pivot being the
+//   channel's first value, so that E[d^2] - E[d]^2 does not cancel when the mean is large against
+//   the spread.
+// - forward output: one read of x (and the residual), one write of y.
+// - backward reduction: g = dy where y > 0, else 0; sums of g and of g * (x - mean); reads dy, y
+//   and x.
 // - backward output: dx = (g - mean(g) - (x - mean) * sum(g * (x - mean)) * invstd^2 / M)
 //   * invstd * weight, and the residual's gradient g; reads dy, y and x, writes dx (and g).
-// Sums run in float over chunks of kChunk values (vectorised) and in double across chunks; each
-// channel is summed by one thread in a fixed order, so the results do not depend on the thread
-// count.
+// Two memory layouts, each pass written for both:
+// - NCHW (contiguous): a channel is B planes of H*W values. The sums run parallel over channels,
+//   in float over chunks of kChunk values of a plane (vectorised) and in double across chunks.
+// - NHWC (channels-last): a position's C channels are adjacent. The sums run over fixed chunks of
+//   kChunk positions, vectorised across channels, each chunk's float sums kept and added in
+//   double in chunk order after the parallel pass.
+// Either way the chunks and the order they are added in are fixed, so the results do not depend
+// on the thread count.
 #include "forensight/models/batch_norm_relu.h"
 
 #include <algorithm>
 #include <cmath>
 
 #include "forensight/core/parallel.h"
+#include "forensight/models/memory_format.h"
 
 namespace forensight::models {
 namespace {
@@ -25,17 +31,62 @@ constexpr int64_t kGrainValues = 1 << 15;  // values per parallel task in the el
 
 struct Layout {
   int64_t batch, channels, plane;  // plane = H * W
+  bool channels_last;              // NHWC in memory, else NCHW
   int64_t per_channel() const { return batch * plane; }
   int64_t planes() const { return batch * channels; }
   int64_t grain() const { return std::max<int64_t>(1, kGrainValues / plane); }
+  // NHWC: positions (n, h, w) and the fixed chunks of kChunk positions the sums run over
+  int64_t positions() const { return batch * plane; }
+  int64_t position_chunks() const { return (positions() + kChunk - 1) / kChunk; }
+  int64_t position_grain() const { return std::max<int64_t>(1, kGrainValues / channels); }
 };
 
 Layout layout_of(const torch::Tensor& x) {
-  return {x.size(0), x.size(1), x.size(2) * x.size(3)};
+  return {x.size(0), x.size(1), x.size(2) * x.size(3), is_channels_last(x)};
+}
+
+// NHWC sums: for each fixed chunk of positions [first, last), body(first, last, sums) adds its
+// values into `sums` (`width` floats, zeroed); then the chunks' sums are added in double, in chunk
+// order, into totals (`width` doubles).
+template <typename Body>
+void chunked_position_sums(const Layout& l, int64_t width, double* totals, const Body& body) {
+  const int64_t chunks = l.position_chunks();
+  std::vector<float> partial(chunks * width, 0.f);  // (chunks, width)
+  at::parallel_for(0, chunks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t chunk = begin; chunk < end; ++chunk)
+      body(chunk * kChunk, std::min(l.positions(), (chunk + 1) * kChunk),
+           partial.data() + chunk * width);
+  });
+  std::fill(totals, totals + width, 0.0);
+  for (int64_t chunk = 0; chunk < chunks; ++chunk)
+    for (int64_t i = 0; i < width; ++i) totals[i] += partial[chunk * width + i];
 }
 
 // Per channel: mean and biased variance of x.
 void channel_statistics(const float* x, const Layout& l, float* mean, double* variance) {
+  if (l.channels_last) {
+    const int64_t C = l.channels;
+    const float* pivot = x;             // the first position's channels
+    std::vector<double> totals(2 * C);  // (sum, sum of squares) x C
+    chunked_position_sums(l, 2 * C, totals.data(), [&](int64_t first, int64_t last, float* sums) {
+      float *s = sums, *s2 = sums + C;
+      for (int64_t p = first; p < last; ++p) {
+        const float* xp = x + p * C;
+#pragma omp simd
+        for (int64_t c = 0; c < C; ++c) {
+          const float d = xp[c] - pivot[c];
+          s[c] += d;
+          s2[c] += d * d;
+        }
+      }
+    });
+    for (int64_t c = 0; c < C; ++c) {
+      const double m = totals[c] / static_cast<double>(l.per_channel());
+      mean[c] = static_cast<float>(pivot[c] + m);
+      variance[c] = std::max(0.0, totals[C + c] / static_cast<double>(l.per_channel()) - m * m);
+    }
+    return;
+  }
   at::parallel_for(0, l.channels, 1, [&](int64_t begin, int64_t end) {
     for (int64_t c = begin; c < end; ++c) {
       const float pivot = x[c * l.plane];
@@ -66,6 +117,26 @@ void channel_statistics(const float* x, const Layout& l, float* mean, double* va
 // folded into the bias: x * scale would round at the magnitude of the mean, not of the spread.
 void normalize_relu(const float* x, const float* residual, const float* mean, const float* scale,
                     const float* bias, const Layout& l, float* y) {
+  if (l.channels_last) {
+    const int64_t C = l.channels;
+    at::parallel_for(0, l.positions(), l.position_grain(), [&](int64_t begin, int64_t end) {
+      for (int64_t p = begin; p < end; ++p) {
+        const float* xp = x + p * C;
+        float* yp = y + p * C;
+        if (residual != nullptr) {
+          const float* rp = residual + p * C;
+#pragma omp simd
+          for (int64_t c = 0; c < C; ++c)
+            yp[c] = std::max(0.f, (xp[c] - mean[c]) * scale[c] + bias[c] + rp[c]);
+        } else {
+#pragma omp simd
+          for (int64_t c = 0; c < C; ++c)
+            yp[c] = std::max(0.f, (xp[c] - mean[c]) * scale[c] + bias[c]);
+        }
+      }
+    });
+    return;
+  }
   at::parallel_for(0, l.planes(), l.grain(), [&](int64_t begin, int64_t end) {
     for (int64_t plane = begin; plane < end; ++plane) {
       const int64_t c = plane % l.channels;
@@ -87,6 +158,26 @@ void normalize_relu(const float* x, const float* residual, const float* mean, co
 // Per channel: sum of g and of g * (x - mean), g = dy where y > 0.
 void gradient_sums(const float* dy, const float* y, const float* x, const float* mean,
                    const Layout& l, double* sum_g, double* sum_gx) {
+  if (l.channels_last) {
+    const int64_t C = l.channels;
+    std::vector<double> totals(2 * C);  // (sum of g, sum of g * (x - mean)) x C
+    chunked_position_sums(l, 2 * C, totals.data(), [&](int64_t first, int64_t last, float* sums) {
+      float *s = sums, *sx = sums + C;
+      for (int64_t p = first; p < last; ++p) {
+        const float *dyp = dy + p * C, *yp = y + p * C, *xp = x + p * C;
+#pragma omp simd
+        for (int64_t c = 0; c < C; ++c) {
+          const float d = dyp[c];
+          const float g = yp[c] > 0.f ? d : 0.f;
+          s[c] += g;
+          sx[c] += g * (xp[c] - mean[c]);
+        }
+      }
+    });
+    std::copy_n(totals.data(), C, sum_g);
+    std::copy_n(totals.data() + C, C, sum_gx);
+    return;
+  }
   at::parallel_for(0, l.channels, 1, [&](int64_t begin, int64_t end) {
     for (int64_t c = begin; c < end; ++c) {
       const float m = mean[c];
@@ -119,6 +210,32 @@ void gradient_sums(const float* dy, const float* y, const float* x, const float*
 void input_gradient(const float* dy, const float* y, const float* x, const float* mean,
                     const float* g_mean, const float* k, const float* a, const Layout& l, float* dx,
                     float* residual_grad) {
+  if (l.channels_last) {
+    const int64_t C = l.channels;
+    at::parallel_for(0, l.positions(), l.position_grain(), [&](int64_t begin, int64_t end) {
+      for (int64_t p = begin; p < end; ++p) {
+        const float *dyp = dy + p * C, *yp = y + p * C, *xp = x + p * C;
+        if (dx != nullptr) {
+          float* dxp = dx + p * C;
+#pragma omp simd
+          for (int64_t c = 0; c < C; ++c) {
+            const float d = dyp[c];
+            const float g = yp[c] > 0.f ? d : 0.f;
+            dxp[c] = (g - g_mean[c] - (xp[c] - mean[c]) * k[c]) * a[c];
+          }
+        }
+        if (residual_grad != nullptr) {
+          float* rp = residual_grad + p * C;
+#pragma omp simd
+          for (int64_t c = 0; c < C; ++c) {
+            const float d = dyp[c];
+            rp[c] = yp[c] > 0.f ? d : 0.f;
+          }
+        }
+      }
+    });
+    return;
+  }
   at::parallel_for(0, l.planes(), l.grain(), [&](int64_t begin, int64_t end) {
     for (int64_t plane = begin; plane < end; ++plane) {
       const int64_t c = plane % l.channels, offset = plane * l.plane;
@@ -190,7 +307,7 @@ struct BatchNormReluFunction : torch::autograd::Function<BatchNormReluFunction> 
     const auto saved = ctx->get_saved_variables();
     const torch::Tensor &x = saved[0], &y = saved[1], &weight = saved[2];
     const torch::Tensor &mean = saved[3], &invstd = saved[4];
-    const torch::Tensor dy = grads[0].contiguous();  // (B, C, H, W)
+    const torch::Tensor dy = grads[0].contiguous(x.suggest_memory_format());  // (B, C, H, W)
     const Layout l = layout_of(x);
     std::vector<double> sum_g(l.channels), sum_gx(l.channels);
     gradient_sums(dy.data_ptr<float>(), y.data_ptr<float>(), x.data_ptr<float>(),
@@ -231,9 +348,9 @@ struct BatchNormReluFunction : torch::autograd::Function<BatchNormReluFunction> 
   }
 };
 
-bool is_cpu_float_nchw(const torch::Tensor& t) {
+bool is_cpu_float_dense(const torch::Tensor& t) {
   return t.defined() && t.device().is_cpu() && t.scalar_type() == torch::kFloat32 && t.dim() == 4 &&
-         t.is_contiguous();
+         is_dense_nchw_or_nhwc(t);
 }
 
 }  // namespace
@@ -243,10 +360,11 @@ torch::Tensor batch_norm_relu(const torch::Tensor& x, torch::nn::BatchNorm2dImpl
   const auto& o = bn.options;
   const bool fused =
       bn.is_training() && o.affine() && o.track_running_stats() && o.momentum().has_value() &&
-      is_cpu_float_nchw(x) && x.size(1) == o.num_features() && x.numel() > x.size(1) &&
+      is_cpu_float_dense(x) && x.size(1) == o.num_features() && x.numel() > x.size(1) &&
       bn.weight.scalar_type() == torch::kFloat32 && bn.bias.scalar_type() == torch::kFloat32 &&
       bn.running_mean.defined() && bn.running_var.defined() &&
-      (!residual.defined() || (is_cpu_float_nchw(residual) && residual.sizes() == x.sizes()));
+      (!residual.defined() || (is_cpu_float_dense(residual) && residual.sizes() == x.sizes() &&
+                               is_channels_last(residual) == is_channels_last(x)));
   if (!fused) {
     torch::Tensor out = bn.forward(x);
     if (residual.defined()) out += residual;

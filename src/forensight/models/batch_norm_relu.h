@@ -10,10 +10,11 @@
 
 namespace forensight::models {
 
-// y = relu(bn(x) + residual), residual optional. In training on contiguous float32 CPU tensors
-// (and a BatchNorm with affine parameters, running statistics and a fixed momentum) it is one
-// fused, differentiable op that updates bn's running statistics and batch count as bn(x) does;
-// everything else is bn(x) (+ residual), relu as LibTorch runs them.
+// y = relu(bn(x) + residual), residual optional. In training on float32 CPU tensors, contiguous
+// or channels-last (the residual in x's layout), and a BatchNorm with affine parameters, running
+// statistics and a fixed momentum, it is one fused, differentiable op that updates bn's running
+// statistics and batch count as bn(x) does; everything else is bn(x) (+ residual), relu as
+// LibTorch runs them.
 // x, residual: (B, C, H, W) -> (B, C, H, W)
 torch::Tensor batch_norm_relu(const torch::Tensor& x, torch::nn::BatchNorm2dImpl& bn,
                               const torch::Tensor& residual = {});

@@ -18,6 +18,7 @@
 
 #include "forensight/core/error.h"
 #include "forensight/core/parallel.h"
+#include "forensight/models/memory_format.h"
 #include "forensight/models/shape.h"
 
 #if defined(__x86_64__)
@@ -156,8 +157,8 @@ struct Geometry {
   int64_t block_plane() const { return padded_height() * padded_width() * kLanes; }
 };
 
-// x (B, C, H, W) -> xb (B, C/16, H+2, W+2, 16), zero border.
-void block_input(const float* x, const Geometry& g, float* xb) {
+// x (B, C, H, W), NCHW or NHWC in memory -> xb (B, C/16, H+2, W+2, 16), zero border.
+void block_input(const float* x, bool x_channels_last, const Geometry& g, float* xb) {
   const int64_t blocks = g.channel_blocks(), pw = g.padded_width(), plane = g.block_plane();
   at::parallel_for(0, g.batch * blocks, 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
@@ -165,21 +166,29 @@ void block_input(const float* x, const Geometry& g, float* xb) {
       float* out = xb + i * plane;
       std::fill(out, out + pw * kLanes, 0.f);                                    // top border
       std::fill(out + (g.padded_height() - 1) * pw * kLanes, out + plane, 0.f);  // bottom
-      const float* in = x + (n * g.channels + block * kLanes) * g.height * g.width;
       for (int64_t h = 0; h < g.height; ++h) {
         float* row = out + (h + 1) * pw * kLanes;
         std::fill(row, row + kLanes, 0.f);                           // left border
         std::fill(row + (pw - 1) * kLanes, row + pw * kLanes, 0.f);  // right border
-        // 16 channels x W positions -> W positions x 16 channels
-        transpose(in + h * g.width, kLanes, g.width, g.height * g.width, row + kLanes, kLanes);
+        if (x_channels_last) {
+          // the 16 channels of a position are already adjacent: W copies of 64 bytes
+          const float* in = x + ((n * g.height + h) * g.width) * g.channels + block * kLanes;
+          for (int64_t w = 0; w < g.width; ++w)
+            std::copy_n(in + w * g.channels, kLanes, row + (w + 1) * kLanes);
+        } else {
+          // 16 channels x W positions -> W positions x 16 channels
+          const float* in = x + (n * g.channels + block * kLanes) * g.height * g.width;
+          transpose(in + h * g.width, kLanes, g.width, g.height * g.width, row + kLanes, kLanes);
+        }
       }
     }
   });
 }
 
 // acc (9, O, C) += the gradient's share of output channels [o_begin, o_end), all positions.
-void accumulate_channels(const float* grad_out, const float* xb, const Geometry& g, int64_t o_begin,
-                         int64_t o_end, float* acc) {
+// grad_out is (B, O, Ho, Wo), NCHW or NHWC in memory.
+void accumulate_channels(const float* grad_out, bool grad_channels_last, const float* xb,
+                         const Geometry& g, int64_t o_begin, int64_t o_end, float* acc) {
   const std::vector<int> heights = tile_heights(o_end - o_begin);
   if (heights.empty()) return;
   const int64_t total_rows = g.batch * g.out_height;  // output rows (n, oh)
@@ -187,6 +196,9 @@ void accumulate_channels(const float* grad_out, const float* xb, const Geometry&
   const int64_t pw = g.padded_width(), blocks = g.channel_blocks();
   const int64_t out_plane = g.out_height * g.out_width;
   // Per output row of the block: where it starts in X's blocked copy and in dY's channel 0.
+  // dY's element (o, ow) of a row is at grad_rows[q] + o * o_step + ow * w_step.
+  const int64_t o_step = grad_channels_last ? 1 : out_plane;
+  const int64_t w_step = grad_channels_last ? g.out_channels : 1;
   std::vector<int64_t> row_offsets(block_rows), grad_rows(block_rows);
   std::vector<float> packed(block_rows * g.out_width * (o_end - o_begin));
   for (int64_t q0 = 0; q0 < total_rows; q0 += block_rows) {
@@ -194,15 +206,19 @@ void accumulate_channels(const float* grad_out, const float* xb, const Geometry&
     for (int64_t q = 0; q < rows; ++q) {
       const int64_t n = (q0 + q) / g.out_height, oh = (q0 + q) % g.out_height;
       row_offsets[q] = (n * blocks * g.padded_height() + oh * g.stride) * pw * kLanes;
-      grad_rows[q] = n * g.out_channels * out_plane + oh * g.out_width;
+      grad_rows[q] = n * g.out_channels * out_plane + oh * g.out_width * w_step;
     }
     // A: for each tile, (rows * Wo, tile height), from dY's planes.
     float* dst = packed.data();
     for (int64_t o0 = o_begin; int height : heights) {
       for (int64_t q = 0; q < rows; ++q) {
-        for (int r = 0; r < height; ++r) {
-          const float* src = grad_out + grad_rows[q] + (o0 + r) * out_plane;
-          for (int64_t w = 0; w < g.out_width; ++w) dst[w * height + r] = src[w];
+        const float* src = grad_out + grad_rows[q] + o0 * o_step;
+        if (grad_channels_last) {  // a position's channels are adjacent in both
+          for (int64_t w = 0; w < g.out_width; ++w)
+            std::copy_n(src + w * w_step, height, dst + w * height);
+        } else {
+          for (int r = 0; r < height; ++r)
+            for (int64_t w = 0; w < g.out_width; ++w) dst[w * height + r] = src[r * o_step + w];
         }
         dst += g.out_width * height;
       }
@@ -241,13 +257,15 @@ struct Conv3x3Function : torch::autograd::Function<Conv3x3Function> {
     const torch::Tensor& x = saved[0];
     const torch::Tensor& weight = saved[1];
     const int64_t stride = ctx->saved_data["stride"].toInt();
-    const torch::Tensor grad_out = grads[0].contiguous();  // (B, O, Ho, Wo)
+    // (B, O, Ho, Wo), in x's memory format: oneDNN runs channels-last without layout reorders
+    const torch::Tensor grad_out = grads[0].contiguous(x.suggest_memory_format());
     torch::Tensor grad_x, grad_weight;
     if (ctx->needs_input_grad(0))
       grad_x = std::get<0>(at::convolution_backward(
           grad_out, x, weight, /*bias_sizes=*/std::nullopt, {stride, stride}, {1, 1}, {1, 1},
           /*transposed=*/false, {0, 0}, /*groups=*/1, {true, false, false}));
-    if (ctx->needs_input_grad(1)) grad_weight = conv3x3_weight_grad(x, grad_out, stride);
+    if (ctx->needs_input_grad(1))
+      grad_weight = conv3x3_weight_grad(x, grad_out, stride, weight.suggest_memory_format());
     return {grad_x, grad_weight, torch::Tensor()};
   }
 };
@@ -264,15 +282,15 @@ bool conv3x3_kernel_available() {
 }
 
 torch::Tensor conv3x3_weight_grad(const torch::Tensor& x, const torch::Tensor& grad_out,
-                                  int64_t stride) {
+                                  int64_t stride, torch::MemoryFormat weight_format) {
   FS_CHECK(conv3x3_kernel_available(),
            "conv3x3_weight_grad needs an x86-64 CPU with AVX2 and FMA; this one has not");
   FS_CHECK(stride >= 1, "conv3x3_weight_grad: stride must be >= 1, got {}", stride);
   for (const auto* t : {&x, &grad_out})
     FS_CHECK(t->dim() == 4 && t->scalar_type() == torch::kFloat32 && t->device().is_cpu() &&
-                 t->is_contiguous(),
-             "conv3x3_weight_grad takes contiguous float32 (B, C, H, W) CPU tensors, got {} {} "
-             "on {}",
+                 is_dense_nchw_or_nhwc(*t),
+             "conv3x3_weight_grad takes float32 (B, C, H, W) CPU tensors, contiguous or "
+             "channels-last, got {} {} on {}",
              format_shape(t->sizes()), c10::toString(t->scalar_type()), t->device().str());
 #if defined(FORENSIGHT_CONV3X3_KERNEL)
   const Geometry g{x.size(0),
@@ -296,18 +314,23 @@ torch::Tensor conv3x3_weight_grad(const torch::Tensor& x, const torch::Tensor& g
            g.out_width);
   auto xb = torch::empty({g.batch, g.channel_blocks(), g.padded_height(), g.padded_width(), kLanes},
                          x.options());
-  block_input(x.data_ptr<float>(), g, xb.data_ptr<float>());
+  block_input(x.data_ptr<float>(), is_channels_last(x), g, xb.data_ptr<float>());
   auto acc = torch::zeros({9, g.out_channels, g.channels}, x.options());  // (kh*3+kw, O, C)
   // One contiguous range of output channels per thread, in pairs so the tiles stay whole.
   const int64_t threads = at::get_num_threads(), pairs = (g.out_channels + 1) / 2;
   at::parallel_for(0, threads, 1, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t)
-      accumulate_channels(grad_out.data_ptr<float>(), xb.data_ptr<float>(), g,
-                          std::min(g.out_channels, pairs * t / threads * 2),
-                          std::min(g.out_channels, pairs * (t + 1) / threads * 2),
-                          acc.data_ptr<float>());
+      accumulate_channels(
+          grad_out.data_ptr<float>(), is_channels_last(grad_out), xb.data_ptr<float>(), g,
+          std::min(g.out_channels, pairs * t / threads * 2),
+          std::min(g.out_channels, pairs * (t + 1) / threads * 2), acc.data_ptr<float>());
   });
-  // (9, O, C) -> (O, C, 3, 3), contiguous as the weight is
+  // (9, O, C) -> (O, C, 3, 3), in the weight's memory format
+  if (weight_format == torch::MemoryFormat::ChannelsLast)  // (O, 3, 3, C) in memory
+    return acc.permute({1, 0, 2})
+        .contiguous()
+        .view({g.out_channels, 3, 3, g.channels})
+        .permute({0, 3, 1, 2});
   return acc.permute({1, 2, 0}).contiguous().view({g.out_channels, g.channels, 3, 3});
 #else
   return {};
@@ -318,9 +341,10 @@ torch::Tensor conv3x3(const torch::Tensor& x, const torch::Tensor& weight, int64
   const bool ours = torch::GradMode::is_enabled() && weight.requires_grad() &&
                     conv3x3_kernel_available() && x.device().is_cpu() && x.dim() == 4 &&
                     x.scalar_type() == torch::kFloat32 && weight.scalar_type() == torch::kFloat32 &&
-                    x.is_contiguous() && weight.is_contiguous() && x.size(1) % kLanes == 0 &&
-                    x.size(1) > 0 && x.size(2) >= 1 && x.size(3) >= 1 && weight.dim() == 4 &&
-                    weight.size(1) == x.size(1) && weight.size(2) == 3 && weight.size(3) == 3;
+                    is_dense_nchw_or_nhwc(x) && is_dense_nchw_or_nhwc(weight) &&
+                    x.size(1) % kLanes == 0 && x.size(1) > 0 && x.size(2) >= 1 && x.size(3) >= 1 &&
+                    weight.dim() == 4 && weight.size(1) == x.size(1) && weight.size(2) == 3 &&
+                    weight.size(3) == 3;
   if (ours) return Conv3x3Function::apply(x, weight, stride);
   return torch::conv2d(x, weight, /*bias=*/{}, stride, /*padding=*/1);
 }

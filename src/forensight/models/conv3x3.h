@@ -11,19 +11,23 @@
 namespace forensight::models {
 
 // The weight gradient of a 3x3 convolution with padding 1:
-// x: (B, C, H, W), grad_out: (B, O, Ho, Wo), both contiguous float32 on the CPU, with
-// Ho = (H - 1) / stride + 1 and Wo = (W - 1) / stride + 1 -> (O, C, 3, 3).
+// x: (B, C, H, W), grad_out: (B, O, Ho, Wo), float32 on the CPU, each contiguous or channels-last,
+// with Ho = (H - 1) / stride + 1 and Wo = (W - 1) / stride + 1 -> (O, C, 3, 3) in weight_format
+// (Contiguous or ChannelsLast, as the weight it is the gradient of).
 // Needs C % 16 == 0 and a CPU with AVX2 and FMA (conv3x3_kernel_available). Each weight's sum runs
 // over (n, oh, ow) in order on one thread, so the result does not depend on the thread count.
-torch::Tensor conv3x3_weight_grad(const torch::Tensor& x, const torch::Tensor& grad_out,
-                                  int64_t stride);
+torch::Tensor conv3x3_weight_grad(
+    const torch::Tensor& x, const torch::Tensor& grad_out, int64_t stride,
+    torch::MemoryFormat weight_format = torch::MemoryFormat::Contiguous);
 
 // Whether this CPU runs the kernel above (x86-64 with AVX2 and FMA).
 bool conv3x3_kernel_available();
 
 // The layer, y = conv2d(x, weight, stride, padding 1): differentiable, with the weight gradient
-// from conv3x3_weight_grad where it applies (contiguous float32 CPU tensors, C % 16 == 0, a weight
-// that needs a gradient); everything else is torch::conv2d as it is.
+// from conv3x3_weight_grad where it applies (float32 CPU tensors, contiguous or channels-last,
+// C % 16 == 0, a weight that needs a gradient); everything else is torch::conv2d as it is.
+// Channels-last is the faster layout on the CPU: oneDNN's forward and backward-by-data then run
+// without converting every activation to its blocked layout and back (docs/RESULTS.md, session 8).
 // x: (B, C, H, W), weight: (O, C, 3, 3) -> (B, O, Ho, Wo)
 torch::Tensor conv3x3(const torch::Tensor& x, const torch::Tensor& weight, int64_t stride);
 

@@ -124,13 +124,28 @@ void ResNetImpl::reset_head(int64_t num_classes) {
   options_.num_classes = num_classes;
 }
 
+torch::Tensor ResNetImpl::stem(torch::Tensor x) {
+  // x: (B, 3, H, W) -> (B, 64, H/4, W/4); torchvision's maxpool (3x3, stride 2, padding 1), on our
+  // faster CPU kernel (max_pool.h).
+  if (options_.channels_last && x.device().is_cpu()) {
+    // A channels-last model still runs its stem NCHW on the CPU: oneDNN's 7x7 convolution over 3
+    // input channels is faster there (forward and weight gradient 122 against 182 ms a step at
+    // batch 32 and 224 px, docs/RESULTS.md, session 8), and so is our max-pool. The blocks take
+    // channels-last from the pooled output, a quarter of the convolution's.
+    x = torch::conv2d(x.contiguous(), conv1_->weight.contiguous(), /*bias=*/{}, /*stride=*/2,
+                      /*padding=*/3);              // (B, 64, H/2, W/2)
+    x = stem_max_pool(batch_norm_relu(x, *bn1_));  // (B, 64, H/4, W/4)
+    return x.contiguous(torch::MemoryFormat::ChannelsLast);
+  }
+  if (options_.channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+  return stem_max_pool(batch_norm_relu(conv1_(x), *bn1_));
+}
+
 torch::Tensor ResNetImpl::forward(torch::Tensor x) {
   // x: (B, 3, H, W) float
   FS_CHECK(x.dim() == 4 && x.size(1) == 3, "ResNet expects (B, 3, H, W) input, got {}",
            format_shape(x.sizes()));
-  if (options_.channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
-  // torchvision's maxpool (3x3, stride 2, padding 1), on our faster CPU kernel (max_pool.h).
-  x = stem_max_pool(batch_norm_relu(conv1_(x), *bn1_));  // (B, 64, H/4, W/4)
+  x = stem(x);                                           // (B, 64, H/4, W/4)
   x = layer1_->forward(x);                               // (B, 64, H/4, W/4)
   x = layer2_->forward(x);                               // (B, 128, H/8, W/8)
   x = layer3_->forward(x);                               // (B, 256, H/16, W/16)

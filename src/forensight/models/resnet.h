@@ -50,6 +50,8 @@ class ResNetImpl : public ClassifierImpl {
 
  private:
   void init_weights();
+  // conv1, bn1, relu, maxpool: (B, 3, H, W) -> (B, 64, H/4, W/4)
+  torch::Tensor stem(torch::Tensor x);
 
   ResNetOptions options_;
   torch::nn::Conv2d conv1_;

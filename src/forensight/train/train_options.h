@@ -24,7 +24,7 @@ struct TrainOptions {
   // Model
   std::string model = "resnet18";  // resnet18, vit-tiny, vit-small, vit-base
   std::string init_weights;        // safetensors to start from ("" = random init)
-  bool channels_last = false;      // NHWC convolutions
+  bool channels_last = true;       // NHWC convolutions (ResNet; faster on CPU and GPU)
 
   // Optimisation
   std::string optimizer = "adam";        // sgd, adam, adamw

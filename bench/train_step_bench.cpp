@@ -18,6 +18,7 @@
 #include "forensight/core/error.h"
 #include "forensight/core/timer.h"
 #include "forensight/models/registry.h"
+#include "forensight/train/train_options.h"
 
 namespace forensight::bench {
 namespace {
@@ -33,10 +34,10 @@ struct Measurement {
 
 Measurement time_ours(const TrainStepBenchOptions& o, const std::string& name, int threads) {
   torch::manual_seed(0);
-  models::ModelOptions model_options;
-  model_options.name = name;
-  model_options.image_size_px = o.image_size_px;
-  auto model = models::create_model(model_options);
+  train::TrainOptions train_options;  // the model as `forensight train` builds it by default
+  train_options.model = name;
+  train_options.image_size_px = o.image_size_px;
+  auto model = models::create_model(train::model_options(train_options));
   model->train();
   torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(1e-4));
   const int64_t b = o.batch_size, s = o.image_size_px;

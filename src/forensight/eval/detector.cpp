@@ -78,7 +78,7 @@ Detector load_detector(const std::string& checkpoint_path, const torch::Device& 
   reader.load_model(*detector.model);
   detector.model->to(device);
   detector.model->eval();
-  detector.channels_last = detector.config.channels_last;
+  detector.channels_last = train::input_channels_last(detector.config, device.is_cpu());
   detector.transform = train::eval_transform(detector.config);
   detector.normalization = data::parse_norm_preset(detector.config.normalization);
   prepare_for_inference(detector, precision, header.int8_ranges);

@@ -41,4 +41,8 @@ models::ModelOptions model_options(const TrainOptions& o) {
   return m;
 }
 
+bool input_channels_last(const TrainOptions& options, bool on_cpu) {
+  return options.channels_last && !on_cpu;
+}
+
 }  // namespace forensight::train

@@ -73,5 +73,9 @@ data::TransformOptions train_transform(const TrainOptions& options);
 // center crop where training crops at random.
 data::TransformOptions eval_transform(const TrainOptions& options);
 models::ModelOptions model_options(const TrainOptions& options);
+// The layout to build the model's input batch in: channels-last for a channels-last model, except
+// on the CPU, where a channels-last ResNet runs its stem NCHW (models/resnet.cpp) and would undo
+// the conversion.
+bool input_channels_last(const TrainOptions& options, bool on_cpu);
 
 }  // namespace forensight::train

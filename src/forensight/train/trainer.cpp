@@ -147,7 +147,8 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
   schedule.step_gamma = options.lr_step_gamma;
 
   const data::NormPreset norm = data::parse_norm_preset(options.normalization);
-  eval::InferenceOptions inference_options{norm, device, options.channels_last};
+  const bool channels_last_input = input_channels_last(options, device.is_cpu());
+  eval::InferenceOptions inference_options{norm, device, channels_last_input};
   FS_CHECK(options.label_smoothing >= 0.0 && options.label_smoothing < 1.0,
            "label smoothing must be in [0, 1), got {}", options.label_smoothing);
   pick_metric(options.early_stop_metric, {{"loss", 0.0}, {"accuracy", 0.0}, {"roc_auc", 0.0}});
@@ -194,7 +195,7 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
 
       // 2. Forward: uint8 crosses to the device, becomes float there.
       torch::Tensor x = data::normalize_batch(batch->images, norm, device,
-                                              options.channels_last);     // (B, 3, H, W) float
+                                              channels_last_input);       // (B, 3, H, W) float
       torch::Tensor y = batch->labels.to(device, /*non_blocking=*/true);  // (B) int64
       torch::Tensor logits = model->forward(x);                           // (B, 2)
       torch::Tensor loss = torch::nn::functional::cross_entropy(

@@ -129,7 +129,7 @@ torch::Tensor ResNetImpl::stem(torch::Tensor x) {
   // faster CPU kernel (max_pool.h).
   if (options_.channels_last && x.device().is_cpu()) {
     // A channels-last model still runs its stem NCHW on the CPU: oneDNN's 7x7 convolution over 3
-    // input channels is faster there (forward and weight gradient 122 against 182 ms a step at
+    // input channels is faster there (forward and weight gradient 118 against 182 ms a step at
     // batch 32 and 224 px, docs/RESULTS.md, session 8), and so is our max-pool. The blocks take
     // channels-last from the pooled output, a quarter of the convolution's.
     x = torch::conv2d(x.contiguous(), conv1_->weight.contiguous(), /*bias=*/{}, /*stride=*/2,

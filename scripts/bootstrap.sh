@@ -12,7 +12,7 @@ VENV="${FORENSIGHT_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/forensight/venv-torch-$
 APT_PACKAGES=(
   cmake g++ make pkg-config python3 python3-venv
   libturbojpeg0-dev libpng-dev libwebp-dev zlib1g-dev libcairo2-dev libjemalloc-dev
-  libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libcpp-httplib-dev
+  libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libcpp-httplib-dev libgloo-dev
   libgtest-dev mate-backgrounds
 )
 PIP_PACKAGES=(

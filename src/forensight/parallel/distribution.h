@@ -1,0 +1,59 @@
+// The distribution policy: one process, or data parallelism over a c10d process group. The trainer
+// calls the same methods either way and never asks which it holds: with one process each is a
+// no-op (or the identity), with N ranks the model starts from rank 0's weights, gradients are
+// averaged in buckets overlapped with backward, and metrics are summed over ranks.
+#pragma once
+#include <torch/torch.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "forensight/parallel/gradient_reducer.h"
+#include "forensight/parallel/process_group.h"
+#include "forensight/parallel/rendezvous.h"
+
+namespace forensight::parallel {
+
+struct DistributionOptions {
+  RendezvousInfo rendezvous;          // from rendezvous_from_environment(); world 1 = one process
+  double collective_timeout_s = 300;  // a hung or dead rank ends the job after this long
+  GradientReducerOptions buckets;
+};
+
+class Distribution {
+ public:
+  explicit Distribution(const DistributionOptions& options);
+  ~Distribution();
+  Distribution(const Distribution&) = delete;
+  Distribution& operator=(const Distribution&) = delete;
+
+  int rank() const { return options_.rendezvous.rank; }
+  int world_size() const { return options_.rendezvous.world_size; }
+  bool is_main() const { return rank() == 0; }  // only the main rank logs and writes
+  const RendezvousInfo& rendezvous() const { return options_.rendezvous; }
+  // The process group, or null for one process.
+  ProcessGroup* group() { return group_.get(); }
+
+  // Start of training: every rank takes rank 0's parameters and buffers (BatchNorm statistics),
+  // then gradient hooks are registered on the trainable parameters.
+  void attach(torch::nn::Module& model);
+  // The sync phase, around the backward pass(es) of one step.
+  void begin_backward(int backward_passes);
+  GradientSyncStats finish_backward();
+
+  // Sums over ranks (the value itself with one process).
+  double sum(double value);
+  std::vector<double> sum(const std::vector<double>& values);
+  // Every rank's string, in rank order (a one-element list with one process).
+  std::vector<std::string> gather_strings(const std::string& value);
+  void barrier();
+
+ private:
+  DistributionOptions options_;
+  std::unique_ptr<ProcessGroup> group_;
+  std::unique_ptr<GradientReducer> reducer_;
+};
+
+}  // namespace forensight::parallel

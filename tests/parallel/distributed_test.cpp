@@ -1,0 +1,360 @@
+// Data parallelism across real processes on loopback: the launcher starts ranks of this very test
+// binary (DistributedWorker.*, which skip when not launched) or of `forensight train`, and the
+// tests check the collectives, the gradient buckets, equivalence with one process, two "nodes",
+// a dead rank and a restart.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <climits>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "../support/tiny_dataset.h"
+#include "forensight/core/timer.h"
+#include "forensight/models/registry.h"
+#include "forensight/parallel/distribution.h"
+#include "forensight/parallel/gradient_reducer.h"
+#include "forensight/parallel/process_group.h"
+#include "forensight/parallel/rendezvous.h"
+#include "forensight/train/checkpoint.h"
+#include "forensight/train/train_option_table.h"
+
+namespace forensight::parallel {
+namespace {
+
+// A port nobody listens on now (the kernel's choice for port 0), for one test's rendezvous.
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string self_path() {
+  char path[PATH_MAX];
+  const ssize_t n = ::readlink("/proc/self/exe", path, sizeof(path) - 1);
+  return std::string(path, static_cast<size_t>(std::max<ssize_t>(n, 0)));
+}
+
+bool launched() { return std::getenv("RANK") != nullptr && std::getenv("WORLD_SIZE") != nullptr; }
+
+// Runs `worker` (a DistributedWorker test) on 2 ranks through `forensight launch`.
+void run_worker_on_two_ranks(const std::string& worker) {
+  std::string output;
+  const std::string command = fmt::format(
+      "{} launch --nproc-per-node 2 --master-port {} --grace-seconds 2 -- {} "
+      "--gtest_filter=DistributedWorker.{} --gtest_brief=1",
+      FORENSIGHT_BINARY, free_port(), self_path(), worker);
+  const int status = forensight::testing::run_command(command, &output);
+  EXPECT_EQ(status, 0) << output;
+  // Both ranks ran the worker (not skipped it).
+  EXPECT_EQ(output.find("SKIPPED"), std::string::npos) << output;
+}
+
+// ---- Workers: run only as ranks of a launched job.
+
+TEST(DistributedWorker, Collectives) {
+  if (!launched()) GTEST_SKIP() << "runs as a rank of DistributedIntegration.Collectives";
+  const RendezvousInfo info = rendezvous_from_environment();
+  ProcessGroup group(info, ProcessGroupOptions{.timeout = std::chrono::seconds(30)});
+  ASSERT_EQ(group.size(), 2);
+  const int r = group.rank();
+
+  torch::Tensor sum = torch::full({1000}, static_cast<float>(r + 1));
+  group.allreduce_sum(sum);
+  EXPECT_TRUE(torch::all(sum.eq(3.0f)).item<bool>());
+
+  torch::Tensor a = torch::arange(10, torch::kFloat32) * (r + 1);
+  torch::Tensor b = torch::ones({3, 4}, torch::kFloat64) * (r + 1);
+  PendingCollective wa = group.allreduce_sum_async(a);
+  PendingCollective wb = group.allreduce_sum_async(b);
+  wb.wait();
+  wa.wait();
+  EXPECT_TRUE(torch::equal(a, torch::arange(10, torch::kFloat32) * 3));
+  EXPECT_TRUE(torch::all(b.eq(3.0)).item<bool>());
+
+  std::vector<torch::Tensor> broadcast = {torch::full({5}, static_cast<float>(r * 10 + 7)),
+                                          torch::full({2, 2}, static_cast<int64_t>(r + 100))};
+  group.broadcast(broadcast, /*root=*/1);
+  EXPECT_TRUE(torch::all(broadcast[0].eq(17.0f)).item<bool>());
+  EXPECT_TRUE(torch::all(broadcast[1].eq(101)).item<bool>());
+
+  const auto gathered = group.allgather(torch::full({3}, static_cast<int32_t>(r)));
+  ASSERT_EQ(gathered.size(), 2u);
+  EXPECT_TRUE(torch::all(gathered[0].eq(0)).item<bool>());
+  EXPECT_TRUE(torch::all(gathered[1].eq(1)).item<bool>());
+
+  const auto strings = group.allgather_strings(r == 0 ? "x" : std::string(3000, 'y'));
+  ASSERT_EQ(strings.size(), 2u);
+  EXPECT_EQ(strings[0], "x");
+  EXPECT_EQ(strings[1], std::string(3000, 'y'));
+  group.barrier();
+}
+
+// A small network with a conv (channels-last gradients), a BatchNorm-free body and a head.
+struct TinyNet : torch::nn::Module {
+  TinyNet() {
+    conv = register_module("conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 16, 3)));
+    fc1 = register_module("fc1", torch::nn::Linear(16 * 6 * 6, 300));
+    fc2 = register_module("fc2", torch::nn::Linear(300, 2));
+  }
+  torch::Tensor forward(torch::Tensor x) {  // (B, 3, 8, 8) -> (B, 2)
+    x = torch::relu(conv->forward(x)).flatten(1);
+    return fc2->forward(torch::relu(fc1->forward(x)));
+  }
+  torch::nn::Conv2d conv{nullptr};
+  torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+};
+
+// Each rank's batch, reproducible anywhere: (8, 3, 8, 8) images and (8) labels.
+std::pair<torch::Tensor, torch::Tensor> rank_batch(int rank) {
+  torch::manual_seed(100 + rank);
+  return {torch::randn({8, 3, 8, 8}), torch::randint(0, 2, {8}, torch::kInt64)};
+}
+
+std::vector<torch::Tensor> gradients_of(TinyNet& net, int rank, int passes) {
+  net.zero_grad();
+  auto [x, y] = rank_batch(rank);
+  for (int m = 0; m < passes; ++m) {
+    auto xs = x.chunk(passes)[m], ys = y.chunk(passes)[m];
+    (torch::nn::functional::cross_entropy(net.forward(xs), ys) / passes).backward();
+  }
+  std::vector<torch::Tensor> grads;
+  for (auto& p : net.parameters()) grads.push_back(p.grad().clone());
+  return grads;
+}
+
+TEST(DistributedWorker, GradientBuckets) {
+  if (!launched()) GTEST_SKIP() << "runs as a rank of DistributedIntegration.GradientBuckets";
+  const RendezvousInfo info = rendezvous_from_environment();
+  ProcessGroup group(info, ProcessGroupOptions{.timeout = std::chrono::seconds(30)});
+  const int r = group.rank();
+
+  // The expected mean, from both ranks' gradients computed here alone.
+  torch::manual_seed(1);
+  TinyNet net;
+  net.to(torch::kCPU);
+  const auto g0 = gradients_of(net, 0, 1), g1 = gradients_of(net, 1, 1);
+
+  for (const bool overlap : {true, false}) {
+    for (const int passes : {1, 2}) {
+      TinyNet ddp_net;
+      {
+        torch::NoGradGuard no_grad;
+        for (size_t i = 0; i < net.parameters().size(); ++i)
+          ddp_net.parameters()[i].copy_(net.parameters()[i]);
+      }
+      // Small buckets: fc1's 173 k-value weight alone exceeds the 64 KB first bucket.
+      GradientReducer reducer(group, ddp_net.parameters(),
+                              GradientReducerOptions{.first_bucket_bytes = 4 << 10,
+                                                     .bucket_bytes = 64 << 10,
+                                                     .overlap = overlap});
+      const auto layout = reducer.bucket_layout();
+      ASSERT_GE(layout.size(), 3u);
+      // Reverse registration order: the head's bias (the last parameter) goes first.
+      EXPECT_EQ(layout.front().front(), static_cast<int64_t>(ddp_net.parameters().size()) - 1);
+      reducer.begin_step(passes);
+      ddp_net.zero_grad();
+      auto [x, y] = rank_batch(r);
+      for (int m = 0; m < passes; ++m)
+        (torch::nn::functional::cross_entropy(ddp_net.forward(x.chunk(passes)[m]),
+                                              y.chunk(passes)[m]) /
+         passes)
+            .backward();
+      const GradientSyncStats stats = reducer.finish_step();
+      EXPECT_EQ(stats.buckets, static_cast<int64_t>(layout.size()));
+      for (size_t i = 0; i < g0.size(); ++i) {
+        const torch::Tensor expected = (g0[i] + g1[i]) / 2;
+        EXPECT_TRUE(torch::allclose(ddp_net.parameters()[i].grad(), expected, 1e-5, 1e-6))
+            << "parameter " << i << " overlap " << overlap << " passes " << passes;
+      }
+    }
+  }
+  group.barrier();
+}
+
+TEST(DistributedWorker, Distribution) {
+  if (!launched()) GTEST_SKIP() << "runs as a rank of DistributedIntegration.Distribution";
+  Distribution distribution(DistributionOptions{.rendezvous = rendezvous_from_environment(),
+                                                .collective_timeout_s = 30});
+  // Different initial weights per rank: attach() makes them rank 0's.
+  torch::manual_seed(distribution.rank());
+  TinyNet net;
+  torch::Tensor first = net.parameters()[0].clone();
+  distribution.attach(net);
+  const auto all = distribution.gather_strings(
+      std::to_string(net.parameters()[0].sum().item<double>()));
+  EXPECT_EQ(all[0], all[1]);
+  if (distribution.rank() == 0) EXPECT_TRUE(torch::equal(first, net.parameters()[0]));
+  EXPECT_DOUBLE_EQ(distribution.sum(1.5), 3.0);
+  const auto sums = distribution.sum(std::vector<double>{1.0, distribution.rank() * 1.0});
+  EXPECT_DOUBLE_EQ(sums[0], 2.0);
+  EXPECT_DOUBLE_EQ(sums[1], 1.0);
+}
+
+// ---- The integration tests that launch them.
+
+TEST(DistributedIntegration, Collectives) { run_worker_on_two_ranks("Collectives"); }
+TEST(DistributedIntegration, GradientBuckets) { run_worker_on_two_ranks("GradientBuckets"); }
+TEST(DistributedIntegration, Distribution) { run_worker_on_two_ranks("Distribution"); }
+
+// ---- forensight train under the launcher.
+
+std::string tiny_train_flags(const std::string& data, const std::string& out, int batch) {
+  return fmt::format(
+      "train --data {} --out {} --model vit-tiny --image-size 32 --normalization half "
+      "--hflip-prob 0.5 --optimizer sgd --lr 0.05 --momentum 0.9 --batch-size {} --epochs 2 "
+      "--split 1.0/0.0/0.0 --workers 1 --log-every-steps 1 --seed 3 "
+      "--collective-timeout-s 30",
+      data, out, batch);
+}
+
+std::vector<torch::Tensor> checkpoint_parameters(const std::string& path) {
+  train::CheckpointReader reader(path, torch::kCPU);
+  const auto options = train::train_options_from_json(
+      nlohmann::json::parse(reader.header().config_json), path);
+  auto model = models::create_model(train::model_options(options));
+  reader.load_model(*model);
+  std::vector<torch::Tensor> params;
+  for (auto& p : model->parameters()) params.push_back(p.detach().clone());
+  return params;
+}
+
+double max_difference(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  double worst = 0.0;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i)
+    worst = std::max(worst, (a[i] - b[i]).abs().max().item<double>());
+  return worst;
+}
+
+std::string launch_command(int nproc, int port, const std::string& extra = "") {
+  return fmt::format("{} launch --nproc-per-node {} --master-port {} --grace-seconds 2 {} -- ",
+                     FORENSIGHT_BINARY, nproc, port, extra);
+}
+
+// ViT has no BatchNorm, so 2 ranks x batch B see exactly what 1 process x batch 2B sees: the same
+// samples per step (the sampler interleaves ranks over the same permutation), the mean gradient.
+// Only float summation order differs (1e-5 after 6 SGD steps with momentum).
+TEST(DistributedIntegration, TwoRanksMatchOneProcessWithTheDoubleBatch) {
+  const std::string dir = forensight::testing::make_test_dir();
+  const std::string data =
+      forensight::testing::write_tiny_dataset(dir + "/data", {.images_per_class = 12});
+  std::string output;
+  ASSERT_EQ(forensight::testing::run_command(
+                fmt::format("{} {} --threads 1", FORENSIGHT_BINARY,
+                            tiny_train_flags(data, dir + "/one", 8)),
+                &output),
+            0)
+      << output;
+  ASSERT_EQ(forensight::testing::run_command(
+                launch_command(2, free_port()) + tiny_train_flags(data, dir + "/two", 4), &output),
+            0)
+      << output;
+  // Only rank 0 logs its epochs.
+  EXPECT_NE(output.find("[rank 0]"), std::string::npos) << output;
+  EXPECT_EQ(output.find("[rank 1] [info] epoch"), std::string::npos) << output;
+  const double diff = max_difference(checkpoint_parameters(dir + "/one/checkpoints/last.pt"),
+                                     checkpoint_parameters(dir + "/two/checkpoints/last.pt"));
+  EXPECT_LT(diff, 1e-5);
+  // The epoch record counts every rank's images.
+  std::ifstream metrics(dir + "/two/metrics.jsonl");
+  std::string line, last_epoch;
+  while (std::getline(metrics, line))
+    if (line.find("\"kind\":\"epoch\"") != std::string::npos) last_epoch = line;
+  ASSERT_FALSE(last_epoch.empty());
+  const auto record = nlohmann::json::parse(last_epoch);
+  EXPECT_EQ(record["world_size"], 2);
+  EXPECT_DOUBLE_EQ(record["images_per_s"].get<double>() * record["epoch_s"].get<double>(), 24.0);
+}
+
+TEST(DistributedIntegration, TwoNodesOnLoopbackTrain) {
+  const std::string dir = forensight::testing::make_test_dir();
+  const std::string data =
+      forensight::testing::write_tiny_dataset(dir + "/data", {.images_per_class = 8});
+  const int port = free_port();
+  const std::string flags = tiny_train_flags(data, dir + "/run", 4);
+  std::string output;
+  const int status = forensight::testing::run_command(
+      fmt::format("{} > {}/node1.log 2>&1 & node1=$!; {} > {}/node0.log 2>&1; node0=$?; "
+                  "wait $node1; node1=$?; echo \"exit $node0 $node1\"; cat {}/node0.log "
+                  "{}/node1.log",
+                  launch_command(1, port, "--nnodes 2 --node-rank 1 --threads-per-rank 1") + flags, dir,
+                  launch_command(1, port, "--nnodes 2 --node-rank 0 --threads-per-rank 1") + flags, dir, dir, dir),
+      &output);
+  EXPECT_EQ(status, 0);
+  EXPECT_NE(output.find("exit 0 0"), std::string::npos) << output;
+  EXPECT_TRUE(std::filesystem::exists(dir + "/run/checkpoints/last.pt")) << output;
+  EXPECT_NE(output.find("rank 1 of 2"), std::string::npos) << output;
+}
+
+TEST(DistributedIntegration, ADeadRankEndsTheJobNamingIt) {
+  const std::string dir = forensight::testing::make_test_dir();
+  const std::string data =
+      forensight::testing::write_tiny_dataset(dir + "/data", {.images_per_class = 8});
+  std::string output;
+  Timer timer;
+  const int status = forensight::testing::run_command(
+      "FORENSIGHT_FAULT_KILL_AT_STEP=2 FORENSIGHT_FAULT_KILL_RANK=1 " +
+          launch_command(2, free_port()) + tiny_train_flags(data, dir + "/run", 4),
+      &output);
+  EXPECT_NE(status, 0) << output;
+  EXPECT_NE(output.find("rank 1 was killed by signal 9"), std::string::npos) << output;
+  EXPECT_LT(timer.seconds(), 60.0) << "the launcher must end the job, not wait for a timeout";
+}
+
+TEST(DistributedIntegration, RestartResumesToTheWeightsOfAnUninterruptedRun) {
+  const std::string dir = forensight::testing::make_test_dir();
+  const std::string data =
+      forensight::testing::write_tiny_dataset(dir + "/data", {.images_per_class = 12});
+  std::string output;
+  ASSERT_EQ(forensight::testing::run_command(
+                launch_command(2, free_port()) + tiny_train_flags(data, dir + "/full", 4),
+                &output),
+            0)
+      << output;
+  // 6 steps (2 epochs of 3); `last` is written every 2 steps and at epoch ends, so rank 0's death
+  // right after step 5's update sends the group back to step 4.
+  const int status = forensight::testing::run_command(
+      "FORENSIGHT_FAULT_KILL_AT_STEP=5 FORENSIGHT_FAULT_KILL_RANK=0 " +
+          launch_command(2, free_port(), "--max-restarts 1") +
+          tiny_train_flags(data, dir + "/restarted", 4) + " --checkpoint-every-steps 2",
+      &output);
+  ASSERT_EQ(status, 0) << output;
+  EXPECT_NE(output.find("rank 0 was killed by signal 9"), std::string::npos) << output;
+  EXPECT_NE(output.find("restarting the group"), std::string::npos) << output;
+  EXPECT_NE(output.find("resuming"), std::string::npos) << output;
+  const double diff = max_difference(checkpoint_parameters(dir + "/full/checkpoints/last.pt"),
+                                     checkpoint_parameters(dir + "/restarted/checkpoints/last.pt"));
+  EXPECT_EQ(diff, 0.0);
+}
+
+TEST(DistributedIntegration, LauncherRefusesBadOptions) {
+  std::string output;
+  EXPECT_NE(forensight::testing::run_command(
+                fmt::format("{} launch --nproc-per-node 2 --nnodes 2 --node-rank 2 -- train",
+                            FORENSIGHT_BINARY),
+                &output),
+            0);
+  EXPECT_NE(output.find("--node-rank 2 is not in [0, --nnodes 2)"), std::string::npos) << output;
+  EXPECT_NE(forensight::testing::run_command(
+                fmt::format("{} launch --nproc-per-node 1 -- /nonexistent/program",
+                            FORENSIGHT_BINARY),
+                &output),
+            0);
+  EXPECT_NE(output.find("cannot run '/nonexistent/program'"), std::string::npos) << output;
+  EXPECT_NE(output.find("rank 0 exited with code 127"), std::string::npos) << output;
+}
+
+}  // namespace
+}  // namespace forensight::parallel

@@ -2,10 +2,13 @@
 // parses its flags and calls the benchmark in bench/, which measures ours against its Python peer.
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <fstream>
 
 #include "bench/conv_bench.h"
 #include "bench/data_bench.h"
+#include "bench/parallel_bench.h"
 #include "bench/predict_bench.h"
 #include "bench/train_epoch_bench.h"
 #include "bench/train_step_bench.h"
@@ -131,6 +134,41 @@ void register_bench_conv(CLI::App& group) {
   cmd->callback([options, json_path] { write_json(*json_path, bench::run_conv_bench(*options)); });
 }
 
+void register_bench_parallel(CLI::App& group) {
+  auto* cmd = group.add_subcommand(
+      "parallel",
+      "Data parallel (2 ranks vs 1 process, vs PyTorch DDP), pipeline vs naive model placement, "
+      "bf16 vs fp32: images/s of training steps, same run");
+  auto options = std::make_shared<bench::ParallelBenchOptions>();
+  auto json_path = std::make_shared<std::string>();
+  cmd->add_option("--json", *json_path, "write every figure as JSON to this file");
+  cmd->add_option("--models", options->models, "models (default resnet18 vit-tiny)")
+      ->check(CLI::IsMember({"resnet18", "vit-tiny", "vit-small"}));
+  cmd->add_option("--parts", options->parts, "comparisons to run (default ddp pipeline amp)")
+      ->check(CLI::IsMember({"ddp", "pipeline", "amp"}));
+  cmd->add_option("--batch-size", options->batch_size, "images per rank and step (default 32)")
+      ->check(CLI::Range(1, 4096));
+  cmd->add_option("--image-size", options->image_size_px, "input side in pixels (default 224)")
+      ->check(CLI::Range(32, 1024));
+  cmd->add_option("--warmup", options->warmup_steps, "untimed steps first (default 2)")
+      ->check(CLI::Range(0, 1000));
+  cmd->add_option("--steps", options->timed_steps, "timed steps, median reported (default 6)")
+      ->check(CLI::Range(1, 10000));
+  cmd->add_option("--micro-batches", options->micro_batches, "pipeline micro-batches (default 4)")
+      ->check(CLI::Range(1, 4096));
+  cmd->add_option("--work-dir", options->work_dir,
+                  "dataset, cache and runs (default runs/bench-parallel)");
+  cmd->add_option("--python", options->python, "Python with torch for the peers");
+  cmd->add_flag("--no-python", options->skip_python, "skip the PyTorch peers (no ratios to them)");
+  cmd->callback([options, json_path] {
+    char path[4096];
+    const ssize_t n = ::readlink("/proc/self/exe", path, sizeof(path) - 1);
+    FS_CHECK(n > 0, "bench parallel: cannot find this executable (/proc/self/exe)");
+    options->binary.assign(path, static_cast<size_t>(n));
+    write_json(*json_path, bench::run_parallel_bench(*options));
+  });
+}
+
 }  // namespace
 
 void register_bench_command(CLI::App& app) {
@@ -141,6 +179,7 @@ void register_bench_command(CLI::App& app) {
   register_bench_train(*group);
   register_bench_predict(*group);
   register_bench_conv(*group);
+  register_bench_parallel(*group);
 }
 
 }  // namespace forensight::app

@@ -12,6 +12,7 @@
 #include "forensight/core/error.h"
 #include "forensight/eval/evaluate.h"
 #include "forensight/eval/split_choice.h"
+#include "forensight/parallel/distribution.h"
 
 namespace forensight::app {
 namespace {
@@ -30,12 +31,19 @@ struct EvalCommand {
 
 void run_eval(EvalCommand& c) {
   set_thread_counts(c.threads, 0);
+  // Under `forensight launch` (or torchrun, srun) the images are sharded over the ranks and rank 0
+  // prints and writes the single-process report.
+  parallel::Distribution distribution(
+      parallel::DistributionOptions{.rendezvous = parallel::rendezvous_from_environment()});
+  if (!distribution.is_main()) spdlog::set_level(spdlog::level::warn);
+  c.options.distribution = &distribution;
   eval::Detector detector =
       eval::load_detector(c.checkpoint, parse_device(c.device), eval::parse_precision(c.precision));
   const data::Dataset dataset = data::load_dataset(c.data_path);
   const auto indices = eval::choose_split(c.split, c.checkpoint, dataset);
   c.options.report_dir = c.report_dir;
   const nlohmann::json report = eval::evaluate(detector, dataset, indices, c.options);
+  if (!distribution.is_main()) return;
   const auto& m = report.at("metrics");
   fmt::print("images {}  accuracy {:.4f}  ROC-AUC {}  AP {}  EER {}  macro-F1 {:.4f}\n",
              m.at("count").get<int64_t>(), m.at("accuracy").get<double>(), m.at("roc_auc").dump(),

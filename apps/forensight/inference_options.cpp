@@ -11,7 +11,9 @@ void add_inference_options(CLI::App& command, std::string& device, std::string& 
                   "auto (int8 when the checkpoint was calibrated by `forensight quantize`, else "
                   "fp32), fp32 or int8 (default auto)")
       ->check(CLI::IsMember(eval::precision_names()));
-  command.add_option("--threads", threads, "intra-op threads (0 = LibTorch default)");
+  // FORENSIGHT_THREADS: `forensight launch` pins each rank's threads through it.
+  command.add_option("--threads", threads, "intra-op threads (0 = LibTorch default)")
+      ->envname("FORENSIGHT_THREADS");
 }
 
 }  // namespace forensight::app

@@ -2,6 +2,7 @@
 // checkpoints are given, with their mean; a table on stdout, JSON or CSV on request.
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include <fstream>
 #include <iostream>
@@ -12,6 +13,7 @@
 #include "forensight/core/device.h"
 #include "forensight/core/error.h"
 #include "forensight/eval/predictor.h"
+#include "forensight/parallel/distribution.h"
 
 namespace forensight::app {
 namespace {
@@ -27,8 +29,62 @@ struct PredictCommand {
   int threads = 0;
 };
 
+// One image's answers from every detector: its JSON row, its table line and its CSV rows.
+struct ImageResult {
+  nlohmann::json row;
+  std::string line;
+  std::string csv;
+  bool failed = false;
+};
+
+ImageResult predict_image(std::vector<eval::Detector>& detectors, const std::string& path,
+                          double threshold) {
+  ImageResult r;
+  r.row = {{"path", path}, {"models", nlohmann::json::array()}};
+  r.line = path;
+  double sum = 0.0;
+  int ok = 0;
+  for (auto& detector : detectors) {
+    const eval::Prediction p = eval::predict_file(detector, path, threshold);
+    nlohmann::json m = {{"model", p.model},
+                        {"checkpoint", detector.checkpoint_path},
+                        {"precision", detector.precision},
+                        {"milliseconds", p.milliseconds}};
+    if (p.error.empty()) {
+      m["probability_fake"] = p.probability_fake;
+      m["label"] = p.label;
+      sum += p.probability_fake;
+      ++ok;
+      r.line += fmt::format("  {}: {} P(AI)={:.4f} ({:.1f} ms)", p.model,
+                            p.label == 1 ? "AI-generated" : "real", p.probability_fake,
+                            p.milliseconds);
+    } else {
+      m["error"] = p.error;
+      r.line += fmt::format("  {}: unreadable ({})", p.model, p.error);
+    }
+    std::string error = p.error;
+    std::replace(error.begin(), error.end(), '"', '\'');
+    r.csv += fmt::format("\"{}\",{},\"{}\",{},{},{:.3f},\"{}\"\n", path, p.model,
+                         detector.checkpoint_path, p.error.empty() ? p.probability_fake : -1.0,
+                         p.label, p.milliseconds, error);
+    r.row["models"].push_back(m);
+  }
+  r.failed = ok == 0;
+  if (ok > 0 && detectors.size() > 1) {
+    r.row["mean_probability_fake"] = sum / ok;
+    r.row["mean_label"] = sum / ok >= threshold ? 1 : 0;
+    r.line += fmt::format("  mean P(AI)={:.4f}", sum / ok);
+  }
+  return r;
+}
+
 void run_predict(PredictCommand& c) {
   set_thread_counts(c.threads, 0);
+  // Under `forensight launch` (or torchrun, srun) rank r answers images r, r + N, ...; rank 0
+  // prints and writes everything in the input order, as one process would.
+  parallel::Distribution distribution(
+      parallel::DistributionOptions{.rendezvous = parallel::rendezvous_from_environment()});
+  if (!distribution.is_main()) spdlog::set_level(spdlog::level::warn);
   const torch::Device device = parse_device(c.device);
   std::vector<eval::Detector> detectors;
   for (const auto& checkpoint : c.checkpoints)
@@ -37,60 +93,44 @@ void run_predict(PredictCommand& c) {
   const auto paths = eval::expand_inputs(c.inputs);
   FS_CHECK(!paths.empty(), "no images found in {}", fmt::join(c.inputs, ", "));
 
-  nlohmann::json results = nlohmann::json::array();
-  std::ofstream csv;
-  if (!c.csv_path.empty()) {
-    csv.open(c.csv_path);
-    FS_CHECK(csv.good(), "cannot write --csv file '{}'", c.csv_path);
-    csv << "path,model,checkpoint,probability_fake,label,milliseconds,error\n";
+  const int world = distribution.world_size();
+  std::vector<ImageResult> results(paths.size());
+  nlohmann::json mine = nlohmann::json::array();
+  for (size_t i = distribution.rank(); i < paths.size(); i += world) {
+    results[i] = predict_image(detectors, paths[i], c.threshold);
+    if (world > 1) {
+      const auto& r = results[i];
+      mine.push_back({{"i", i}, {"row", r.row}, {"line", r.line}, {"csv", r.csv},
+                      {"failed", r.failed}});
+    }
+    if (world == 1) std::cout << results[i].line << '\n';  // as it goes, with one process
   }
+  if (world > 1) {
+    for (const auto& text : distribution.gather_strings(mine.dump()))
+      for (const auto& r : nlohmann::json::parse(text))
+        results[r.at("i").get<size_t>()] =
+            ImageResult{r.at("row"), r.at("line").get<std::string>(),
+                        r.at("csv").get<std::string>(), r.at("failed").get<bool>()};
+    if (!distribution.is_main()) return;
+    for (const auto& r : results) std::cout << r.line << '\n';
+  }
+
+  nlohmann::json rows = nlohmann::json::array();
   int64_t failed = 0;
-  for (const auto& path : paths) {
-    nlohmann::json row = {{"path", path}, {"models", nlohmann::json::array()}};
-    double sum = 0.0;
-    int ok = 0;
-    std::string line = path;
-    for (auto& detector : detectors) {
-      const eval::Prediction p = eval::predict_file(detector, path, c.threshold);
-      nlohmann::json m = {{"model", p.model},
-                          {"checkpoint", detector.checkpoint_path},
-                          {"precision", detector.precision},
-                          {"milliseconds", p.milliseconds}};
-      if (p.error.empty()) {
-        m["probability_fake"] = p.probability_fake;
-        m["label"] = p.label;
-        sum += p.probability_fake;
-        ++ok;
-        line +=
-            fmt::format("  {}: {} P(AI)={:.4f} ({:.1f} ms)", p.model,
-                        p.label == 1 ? "AI-generated" : "real", p.probability_fake, p.milliseconds);
-      } else {
-        m["error"] = p.error;
-        line += fmt::format("  {}: unreadable ({})", p.model, p.error);
-      }
-      if (csv.is_open()) {
-        std::string error = p.error;
-        std::replace(error.begin(), error.end(), '"', '\'');
-        csv << fmt::format("\"{}\",{},\"{}\",{},{},{:.3f},\"{}\"\n", path, p.model,
-                           detector.checkpoint_path, p.error.empty() ? p.probability_fake : -1.0,
-                           p.label, p.milliseconds, error);
-      }
-      row["models"].push_back(m);
-    }
-    if (ok == 0) ++failed;
-    if (ok > 0 && detectors.size() > 1) {
-      row["mean_probability_fake"] = sum / ok;
-      row["mean_label"] = sum / ok >= c.threshold ? 1 : 0;
-      line += fmt::format("  mean P(AI)={:.4f}", sum / ok);
-    }
-    std::cout << line << '\n';
-    results.push_back(row);
+  for (const auto& r : results) {
+    rows.push_back(r.row);
+    failed += r.failed ? 1 : 0;
+  }
+  if (!c.csv_path.empty()) {
+    std::string csv = "path,model,checkpoint,probability_fake,label,milliseconds,error\n";
+    for (const auto& r : results) csv += r.csv;
+    write_file_atomic(c.csv_path, csv);
   }
   if (!c.json_path.empty()) {
     if (c.json_path == "-") {
-      std::cout << results.dump(2) << '\n';
+      std::cout << rows.dump(2) << '\n';
     } else {
-      write_file_atomic(c.json_path, results.dump(2) + "\n");
+      write_file_atomic(c.json_path, rows.dump(2) + "\n");
     }
   }
   if (failed > 0) fmt::print(stderr, "{} of {} images could not be read\n", failed, paths.size());

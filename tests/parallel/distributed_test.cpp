@@ -339,6 +339,96 @@ TEST(DistributedIntegration, RestartResumesToTheWeightsOfAnUninterruptedRun) {
   EXPECT_EQ(diff, 0.0);
 }
 
+// eval and predict under the launcher: each rank takes a shard, rank 0 prints and writes what one
+// process would, in the same order (scores to float rounding, timings aside).
+TEST(DistributedIntegration, EvalAndPredictShardedMatchOneProcess) {
+  const std::string dir = forensight::testing::make_test_dir();
+  const std::string data =
+      forensight::testing::write_tiny_dataset(dir + "/data", {.images_per_class = 9});
+  std::string output;
+  ASSERT_EQ(forensight::testing::run_command(
+                fmt::format("{} {} --threads 1", FORENSIGHT_BINARY,
+                            tiny_train_flags(data, dir + "/run", 6)),
+                &output),
+            0)
+      << output;
+  const std::string checkpoint = dir + "/run/checkpoints/last.pt";
+  const std::string eval_flags =
+      fmt::format("eval --checkpoint {} --data {} --split all --batch-size 4 --workers 1", checkpoint,
+                  data);
+  ASSERT_EQ(forensight::testing::run_command(fmt::format("{} {} --json {}/one.json",
+                                                         FORENSIGHT_BINARY, eval_flags, dir),
+                                             &output),
+            0)
+      << output;
+  ASSERT_EQ(forensight::testing::run_command(
+                launch_command(2, free_port()) + eval_flags + " --json " + dir + "/two.json",
+                &output),
+            0)
+      << output;
+  std::ifstream one_file(dir + "/one.json"), two_file(dir + "/two.json");
+  const auto one = nlohmann::json::parse(one_file), two = nlohmann::json::parse(two_file);
+  // Every decision-level figure is identical; scores agree to float rounding (a shard's batches
+  // differ from one process's, and oneDNN's kernels round by batch shape).
+  const auto& m1 = one.at("metrics");
+  const auto& m2 = two.at("metrics");
+  for (const char* key : {"count", "confusion", "accuracy", "roc_auc", "average_precision",
+                          "macro_f1", "equal_error_rate", "count_fake", "count_real"})
+    EXPECT_EQ(m1.at(key), m2.at(key)) << key;
+  EXPECT_EQ(m1.at("count"), 18);
+
+  const std::string predict_flags =
+      fmt::format("predict --checkpoint {} {}/0_real {}/1_fake", checkpoint, data, data);
+  ASSERT_EQ(forensight::testing::run_command(fmt::format("{} {} --json {}/p1.json",
+                                                         FORENSIGHT_BINARY, predict_flags, dir),
+                                             &output),
+            0)
+      << output;
+  ASSERT_EQ(forensight::testing::run_command(
+                launch_command(2, free_port()) + predict_flags + " --json " + dir + "/p2.json",
+                &output),
+            0)
+      << output;
+  std::ifstream p1_file(dir + "/p1.json"), p2_file(dir + "/p2.json");
+  auto p1 = nlohmann::json::parse(p1_file), p2 = nlohmann::json::parse(p2_file);
+  ASSERT_EQ(p1.size(), 18u);
+  ASSERT_EQ(p1.size(), p2.size());
+  for (size_t i = 0; i < p1.size(); ++i) {
+    EXPECT_EQ(p1[i]["path"], p2[i]["path"]);
+    EXPECT_NEAR(p1[i]["models"][0]["probability_fake"].get<double>(),
+                p2[i]["models"][0]["probability_fake"].get<double>(), 1e-6);
+    EXPECT_EQ(p1[i]["models"][0]["label"], p2[i]["models"][0]["label"]);
+  }
+}
+
+// A checkpoint written by 2 ranks resumes in 1 process, at the same place in the epoch.
+TEST(DistributedIntegration, CheckpointOfTwoRanksResumesOnOne) {
+  const std::string dir = forensight::testing::make_test_dir();
+  const std::string data =
+      forensight::testing::write_tiny_dataset(dir + "/data", {.images_per_class = 12});
+  std::string output;
+  // 24 images, 2 ranks x 4: 3 steps per epoch; stop after 2 of them.
+  ASSERT_EQ(forensight::testing::run_command(
+                launch_command(2, free_port()) + tiny_train_flags(data, dir + "/run", 4) +
+                    " --max-steps 2 --checkpoint-every-steps 1",
+                &output),
+            0)
+      << output;
+  ASSERT_EQ(forensight::testing::run_command(
+                fmt::format("{} train --resume {}/run --max-steps 0 --threads 1",
+                            FORENSIGHT_BINARY, dir),
+                &output),
+            0)
+      << output;
+  // 2 global batches of 8 = 16 samples = batch 4 of 1 process; the epoch has 6 such batches.
+  EXPECT_NE(output.find("written by 2 ranks, this run has 1: resuming the epoch at its batch 4"),
+            std::string::npos)
+      << output;
+  // 2 steps on 2 ranks, the epoch's last 2 batches and a second epoch of 6 on one.
+  EXPECT_NE(output.find("trained 10 steps"), std::string::npos) << output;
+  EXPECT_TRUE(std::filesystem::exists(dir + "/run/checkpoints/epoch-2.pt")) << output;
+}
+
 TEST(DistributedIntegration, LauncherRefusesBadOptions) {
   std::string output;
   EXPECT_NE(forensight::testing::run_command(

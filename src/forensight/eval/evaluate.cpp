@@ -9,6 +9,8 @@
 #include "forensight/eval/metrics.h"
 #include "forensight/eval/report.h"
 #include "forensight/eval/roc_plot.h"
+#include "forensight/eval/sharded_inference.h"
+#include "forensight/parallel/distribution.h"
 
 namespace forensight::eval {
 namespace {
@@ -55,6 +57,10 @@ data::DataLoader make_loader(const Detector& detector, const data::Dataset& data
   loader.shuffle = false;
   loader.drop_last = false;
   loader.pin_memory = detector.device.is_cuda();
+  if (options.distribution) {
+    loader.rank = options.distribution->rank();
+    loader.world_size = options.distribution->world_size();
+  }
   return data::DataLoader(dataset, indices, transform, loader);
 }
 
@@ -76,8 +82,15 @@ nlohmann::json evaluate(Detector& detector, const data::Dataset& dataset,
            dataset.root);
   auto run = [&](const data::TransformOptions& transform) {
     auto loader = make_loader(detector, dataset, indices, options, transform);
-    return run_inference(*detector.model, loader, inference_options(detector));
+    InferenceResult result = run_inference(*detector.model, loader, inference_options(detector));
+    if (!options.distribution) return result;
+    // The unsharded loader's order: the given indices, or every sample.
+    std::vector<int64_t> order = indices;
+    if (order.empty())
+      for (int64_t i = 0; i < static_cast<int64_t>(dataset.samples.size()); ++i) order.push_back(i);
+    return gather_inference(result, order, *options.distribution);
   };
+  const bool writes = !options.distribution || options.distribution->is_main();
 
   const InferenceResult clean_inference = run(detector.transform);
   EvaluationReport report;
@@ -110,7 +123,7 @@ nlohmann::json evaluate(Detector& detector, const data::Dataset& dataset,
                  report.metrics.accuracy);
   }
 
-  if (!options.report_dir.empty()) {
+  if (!options.report_dir.empty() && writes) {
     std::filesystem::create_directories(options.report_dir);
     if (report.metrics.count_real > 0 && report.metrics.count_fake > 0) {
       write_roc_plot_png(std::filesystem::path(options.report_dir) / "roc.png", curves,

@@ -11,6 +11,10 @@
 #include "forensight/eval/detector.h"
 #include "forensight/eval/inference.h"
 
+namespace forensight::parallel {
+class Distribution;
+}
+
 namespace forensight::eval {
 
 // Loss, accuracy and ROC-AUC of an inference pass: the validation record of an epoch.
@@ -25,6 +29,9 @@ struct EvaluateOptions {
   std::vector<double> downscales;   // robustness: downscale by each factor in (0, 1)
   std::string report_dir;           // where report.json/.md and roc.png go ("" = none)
   std::string title = "Evaluation";
+  // Under a launcher: each rank evaluates its shard and every rank gets the merged, single-process
+  // result; only the main rank writes the report. Null = one process.
+  parallel::Distribution* distribution = nullptr;
 };
 
 // Evaluates `detector` on dataset.samples[indices] (all when empty); returns the report's JSON.

@@ -4,6 +4,10 @@
 #include <torch/torch.h>
 
 #include <string>
+#include <vector>
+
+#include "forensight/core/error.h"
+#include "forensight/models/stage_unit.h"
 
 namespace forensight::models {
 
@@ -13,6 +17,11 @@ class ClassifierImpl : public torch::nn::Module {
   virtual torch::Tensor forward(torch::Tensor x) = 0;
   // Replaces the classification head with a fresh one of num_classes outputs.
   virtual void reset_head(int64_t num_classes) = 0;
+  // The forward as ordered units at block boundaries (stage_unit.h), for model placement over
+  // several devices; running them in order equals forward(). Models that cannot split refuse.
+  virtual std::vector<StageUnit> stage_units() {
+    fail("this model cannot be split into pipeline stages; use --placement one");
+  }
 };
 
 }  // namespace forensight::models

@@ -13,6 +13,8 @@
 //   is needed.
 #include "forensight/models/conv3x3.h"
 
+#include <ATen/autocast_mode.h>
+
 #include <algorithm>
 #include <vector>
 
@@ -338,7 +340,10 @@ torch::Tensor conv3x3_weight_grad(const torch::Tensor& x, const torch::Tensor& g
 }
 
 torch::Tensor conv3x3(const torch::Tensor& x, const torch::Tensor& weight, int64_t stride) {
+  // Under CPU autocast (parallel/precision.h) the convolution is LibTorch's: autocast would run
+  // our forward's conv2d in bf16/fp16 while the weight gradient here takes float32 only.
   const bool ours = torch::GradMode::is_enabled() && weight.requires_grad() &&
+                    !at::autocast::is_autocast_enabled(c10::DeviceType::CPU) &&
                     conv3x3_kernel_available() && x.device().is_cpu() && x.dim() == 4 &&
                     x.scalar_type() == torch::kFloat32 && weight.scalar_type() == torch::kFloat32 &&
                     is_dense_nchw_or_nhwc(x) && is_dense_nchw_or_nhwc(weight) &&

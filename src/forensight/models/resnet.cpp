@@ -127,6 +127,8 @@ void ResNetImpl::reset_head(int64_t num_classes) {
 torch::Tensor ResNetImpl::stem(torch::Tensor x) {
   // x: (B, 3, H, W) -> (B, 64, H/4, W/4); torchvision's maxpool (3x3, stride 2, padding 1), on our
   // faster CPU kernel (max_pool.h).
+  FS_CHECK(x.dim() == 4 && x.size(1) == 3, "ResNet expects (B, 3, H, W) input, got {}",
+           format_shape(x.sizes()));
   if (options_.channels_last && x.device().is_cpu()) {
     // A channels-last model still runs its stem NCHW on the CPU: oneDNN's 7x7 convolution over 3
     // input channels is faster there (forward and weight gradient 118 against 182 ms a step at
@@ -141,17 +143,43 @@ torch::Tensor ResNetImpl::stem(torch::Tensor x) {
   return stem_max_pool(batch_norm_relu(conv1_(x), *bn1_));
 }
 
+torch::Tensor ResNetImpl::head(const torch::Tensor& x) {
+  // x: (B, 512, h, w)
+  return fc_(torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1));  // (B, 512) -> (B, num_classes)
+}
+
+// forward() and stage_units() make the same calls: stem, each block of layer1..layer4 in order
+// (what each Sequential's forward does), head.
 torch::Tensor ResNetImpl::forward(torch::Tensor x) {
   // x: (B, 3, H, W) float
-  FS_CHECK(x.dim() == 4 && x.size(1) == 3, "ResNet expects (B, 3, H, W) input, got {}",
-           format_shape(x.sizes()));
-  x = stem(x);                                           // (B, 64, H/4, W/4)
-  x = layer1_->forward(x);                               // (B, 64, H/4, W/4)
-  x = layer2_->forward(x);                               // (B, 128, H/8, W/8)
-  x = layer3_->forward(x);                               // (B, 256, H/16, W/16)
-  x = layer4_->forward(x);                               // (B, 512, H/32, W/32)
-  x = torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);  // (B, 512)
-  return fc_(x);                                         // (B, num_classes)
+  x = stem(x);              // (B, 64, H/4, W/4)
+  x = layer1_->forward(x);  // (B, 64, H/4, W/4)
+  x = layer2_->forward(x);  // (B, 128, H/8, W/8)
+  x = layer3_->forward(x);  // (B, 256, H/16, W/16)
+  x = layer4_->forward(x);  // (B, 512, H/32, W/32)
+  return head(x);           // (B, num_classes)
+}
+
+std::vector<StageUnit> ResNetImpl::stage_units() {
+  std::vector<StageUnit> units;
+  units.push_back({"stem", {conv1_.ptr(), bn1_.ptr()}, {}, [this](const torch::Tensor& x) {
+                     return stem(x);  // (B, 3, H, W) -> (B, 64, H/4, W/4)
+                   }});
+  const std::pair<const char*, nn::Sequential*> layers[] = {
+      {"layer1", &layer1_}, {"layer2", &layer2_}, {"layer3", &layer3_}, {"layer4", &layer4_}};
+  for (const auto& [layer_name, layer] : layers) {
+    for (size_t i = 0; i < (*layer)->size(); ++i) {
+      std::shared_ptr<BasicBlockImpl> block = (*layer)->ptr<BasicBlockImpl>(i);
+      units.push_back(
+          {fmt::format("{}.{}", layer_name, i), {block}, {}, [block](const torch::Tensor& x) {
+             return block->forward(x);
+           }});
+    }
+  }
+  units.push_back({"head", {fc_.ptr()}, {}, [this](const torch::Tensor& x) {
+                     return head(x);  // (B, 512, h, w) -> (B, num_classes)
+                   }});
+  return units;
 }
 
 ResNet resnet18(int64_t num_classes, bool channels_last) {

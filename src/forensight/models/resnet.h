@@ -46,12 +46,16 @@ class ResNetImpl : public ClassifierImpl {
   // x: (B, 3, H, W) float, normalised, any H, W >= 32 -> (B, num_classes) logits
   torch::Tensor forward(torch::Tensor x) override;
   void reset_head(int64_t num_classes) override;
+  // stem, layer1.0, layer1.1, ..., layer4.1, head (avgpool + fc): the calls forward() makes.
+  std::vector<StageUnit> stage_units() override;
   const ResNetOptions& options() const { return options_; }
 
  private:
   void init_weights();
-  // conv1, bn1, relu, maxpool: (B, 3, H, W) -> (B, 64, H/4, W/4)
+  // conv1, bn1, relu, maxpool: (B, 3, H, W) -> (B, 64, H/4, W/4); checks the input first
   torch::Tensor stem(torch::Tensor x);
+  // avgpool, flatten, fc: (B, 512, h, w) -> (B, num_classes)
+  torch::Tensor head(const torch::Tensor& x);
 
   ResNetOptions options_;
   torch::nn::Conv2d conv1_;

@@ -116,14 +116,19 @@ VitEncoderImpl::VitEncoderImpl(const VitOptions& o, int64_t seq_length)
   register_module("ln", ln_);
 }
 
-torch::Tensor VitEncoderImpl::forward(torch::Tensor x) {
+torch::Tensor VitEncoderImpl::add_position(const torch::Tensor& x) {
   // x: (B, N, D)
   FS_CHECK(x.size(1) == pos_embedding.size(1),
            "ViT encoder got {} tokens but its position embeddings are for {}", x.size(1),
            pos_embedding.size(1));
-  x = dropout_(x + pos_embedding);  // (B, N, D)
+  return dropout_(x + pos_embedding);  // (B, N, D)
+}
+
+torch::Tensor VitEncoderImpl::forward(torch::Tensor x) {
+  // x: (B, N, D)
+  x = add_position(x);  // (B, N, D)
   for (auto& block : blocks_) x = block(x);
-  return ln_(x);  // (B, N, D)
+  return final_norm(x);  // (B, N, D)
 }
 
 VisionTransformerImpl::VisionTransformerImpl(const VitOptions& options)
@@ -167,7 +172,7 @@ void VisionTransformerImpl::reset_head(int64_t num_classes) {
   options_.num_classes = num_classes;
 }
 
-torch::Tensor VisionTransformerImpl::forward(torch::Tensor x) {
+torch::Tensor VisionTransformerImpl::embed(const torch::Tensor& x) {
   // x: (B, 3, S, S) float
   FS_CHECK(x.dim() == 4 && x.size(1) == 3 && x.size(2) == options_.image_size_px &&
                x.size(3) == options_.image_size_px,
@@ -176,12 +181,44 @@ torch::Tensor VisionTransformerImpl::forward(torch::Tensor x) {
            options_.image_size_px, options_.image_size_px, format_shape(x.sizes()),
            options_.patch_size_px);
   const int64_t batch = x.size(0);
-  x = conv_proj_(x);                                        // (B, D, S/p, S/p)
-  x = x.flatten(2).transpose(1, 2);                         // (B, N-1, D)
+  torch::Tensor patches = conv_proj_(x);                    // (B, D, S/p, S/p)
+  patches = patches.flatten(2).transpose(1, 2);             // (B, N-1, D)
   torch::Tensor cls = class_token.expand({batch, -1, -1});  // (B, 1, D)
-  x = torch::cat({cls, x}, /*dim=*/1);                      // (B, N, D)
-  x = encoder_(x);                                          // (B, N, D)
-  return head_(x.select(/*dim=*/1, /*index=*/0));           // (B, num_classes)
+  return torch::cat({cls, patches}, /*dim=*/1);             // (B, N, D)
+}
+
+torch::Tensor VisionTransformerImpl::classify(const torch::Tensor& x) {
+  // x: (B, N, D)
+  return head_(x.select(/*dim=*/1, /*index=*/0));  // (B, num_classes)
+}
+
+// forward() and stage_units() make the same calls: embed, the encoder (position embeddings, each
+// block, final norm), classify.
+torch::Tensor VisionTransformerImpl::forward(torch::Tensor x) {
+  // x: (B, 3, S, S) float
+  return classify(encoder_(embed(x)));  // (B, N, D) tokens -> (B, num_classes)
+}
+
+std::vector<StageUnit> VisionTransformerImpl::stage_units() {
+  std::vector<StageUnit> units;
+  units.push_back({"embed",
+                   {conv_proj_.ptr(), encoder_->dropout().ptr()},
+                   {class_token, encoder_->pos_embedding},
+                   [this](const torch::Tensor& x) {
+                     return encoder_->add_position(embed(x));  // (B, 3, S, S) -> (B, N, D)
+                   }});
+  const auto& blocks = encoder_->blocks();
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    std::shared_ptr<EncoderBlockImpl> block = blocks[i].ptr();
+    units.push_back({fmt::format("encoder.layers.encoder_layer_{}", i),
+                     {block},
+                     {},
+                     [block](const torch::Tensor& x) { return block->forward(x); }});
+  }
+  units.push_back({"head", {encoder_->ln().ptr(), head_.ptr()}, {}, [this](const torch::Tensor& x) {
+                     return classify(encoder_->final_norm(x));  // (B, N, D) -> (B, num_classes)
+                   }});
+  return units;
 }
 
 namespace {

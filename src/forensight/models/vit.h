@@ -64,8 +64,16 @@ TORCH_MODULE(EncoderBlock);
 class VitEncoderImpl : public torch::nn::Module {
  public:
   VitEncoderImpl(const VitOptions& options, int64_t seq_length);
-  // x: (B, N, D) tokens, class token first -> (B, N, D)
+  // x: (B, N, D) tokens, class token first -> (B, N, D); add_position, the blocks, final_norm
   torch::Tensor forward(torch::Tensor x);
+  // The pieces forward() runs, for stage units (stage_unit.h):
+  // x: (B, N, D) -> (B, N, D) with position embeddings added (and dropout)
+  torch::Tensor add_position(const torch::Tensor& x);
+  // x: (B, N, D) -> (B, N, D) through the final LayerNorm
+  torch::Tensor final_norm(const torch::Tensor& x) { return ln_(x); }
+  const std::vector<EncoderBlock>& blocks() const { return blocks_; }
+  const torch::nn::Dropout& dropout() const { return dropout_; }
+  const torch::nn::LayerNorm& ln() const { return ln_; }
 
   torch::Tensor pos_embedding;  // (1, N, D)
 
@@ -83,6 +91,9 @@ class VisionTransformerImpl : public ClassifierImpl {
   // x: (B, 3, S, S) float, normalised, S = options().image_size_px -> (B, num_classes) logits
   torch::Tensor forward(torch::Tensor x) override;
   void reset_head(int64_t num_classes) override;
+  // embed (patches, class token, positions), encoder.layers.encoder_layer_N, head (final norm and
+  // heads.head): the calls forward() makes.
+  std::vector<StageUnit> stage_units() override;
   const VitOptions& options() const { return options_; }
   int64_t grid_size() const { return options_.image_size_px / options_.patch_size_px; }
   const VitEncoder& encoder() const { return encoder_; }
@@ -91,6 +102,10 @@ class VisionTransformerImpl : public ClassifierImpl {
 
  private:
   void init_weights();
+  // x: (B, 3, S, S) -> (B, N, D) patch tokens after the class token; checks the input first
+  torch::Tensor embed(const torch::Tensor& x);
+  // x: (B, N, D) encoded tokens -> (B, num_classes) from the class token's
+  torch::Tensor classify(const torch::Tensor& x);
 
   VitOptions options_;
   torch::nn::Conv2d conv_proj_;

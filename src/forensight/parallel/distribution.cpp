@@ -13,11 +13,14 @@ Distribution::Distribution(const DistributionOptions& options) : options_(option
   ProcessGroupOptions group_options;
   group_options.timeout = std::chrono::milliseconds(
       static_cast<int64_t>(options.collective_timeout_s * 1000.0));
+  group_options.device = options.device;
   group_ = std::make_unique<ProcessGroup>(options.rendezvous, group_options);
-  spdlog::info("rank {} of {} joined at {}:{} (local rank {} of {}, {})", rank(), world_size(),
+  spdlog::info("rank {} of {} joined at {}:{} (local rank {} of {}, {}; {})", rank(), world_size(),
                options.rendezvous.master_addr, options.rendezvous.master_port,
                options.rendezvous.local_rank, options.rendezvous.local_world_size,
-               options.rendezvous.source);
+               options.rendezvous.source,
+               group_->has_nccl() ? fmt::format("NCCL on {} and Gloo", options.device.str())
+                                  : std::string("Gloo"));
 }
 
 Distribution::~Distribution() = default;
@@ -28,8 +31,8 @@ void Distribution::attach(torch::nn::Module& model) {
   std::vector<torch::Tensor> state;
   for (const auto& p : model.parameters()) state.push_back(p);
   for (const auto& b : model.buffers()) state.push_back(b);
-  // Gloo takes contiguous tensors: broadcast a contiguous copy of a channels-last weight and copy
-  // it back (a no-op copy for the others).
+  // Gloo and NCCL take contiguous tensors: broadcast a contiguous copy of a channels-last weight
+  // and copy it back (a no-op copy for the others). Each tensor's device picks the backend.
   for (auto& t : state) {
     torch::Tensor flat = t.contiguous();
     std::vector<torch::Tensor> one{flat};

@@ -1,7 +1,9 @@
 // The distribution policy: one process, or data parallelism over a c10d process group. The trainer
 // calls the same methods either way and never asks which it holds: with one process each is a
 // no-op (or the identity), with N ranks the model starts from rank 0's weights, gradients are
-// averaged in buckets overlapped with backward, and metrics are summed over ranks.
+// averaged in buckets overlapped with backward, and metrics are summed over ranks. On a GPU the
+// parameters and gradients move through NCCL (the CUDA plug-in) and the CPU-side collectives
+// (metrics, strings, barriers) through Gloo, both over the one rendezvous.
 #pragma once
 #include <torch/torch.h>
 
@@ -20,6 +22,8 @@ struct DistributionOptions {
   RendezvousInfo rendezvous;          // from rendezvous_from_environment(); world 1 = one process
   double collective_timeout_s = 300;  // a hung or dead rank ends the job after this long
   GradientReducerOptions buckets;
+  // This rank's device (the model's): cuda:N with several ranks adds NCCL for its tensors.
+  torch::Device device = torch::kCPU;
 };
 
 class Distribution {
@@ -33,11 +37,13 @@ class Distribution {
   int world_size() const { return options_.rendezvous.world_size; }
   bool is_main() const { return rank() == 0; }  // only the main rank logs and writes
   const RendezvousInfo& rendezvous() const { return options_.rendezvous; }
+  torch::Device device() const { return options_.device; }
   // The process group, or null for one process.
   ProcessGroup* group() { return group_.get(); }
 
   // Start of training: every rank takes rank 0's parameters and buffers (BatchNorm statistics),
-  // then gradient hooks are registered on the trainable parameters.
+  // then gradient hooks are registered on the trainable parameters. The model is on this rank's
+  // device (CPU tensors go through Gloo, CUDA ones through NCCL).
   void attach(torch::nn::Module& model);
   // The sync phase, around the backward pass(es) of one step.
   void begin_backward(int backward_passes);

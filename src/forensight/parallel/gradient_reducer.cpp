@@ -12,30 +12,59 @@ GradientReducer::GradientReducer(ProcessGroup& group, std::vector<torch::Tensor>
            "gradient bucket sizes must be positive (got {} and {} bytes)",
            options.first_bucket_bytes, options.bucket_bytes);
   slots_.resize(parameters_.size());
+  // One device and one dtype for every bucket: the first parameter's, checked against the rest.
+  if (!parameters_.empty()) {
+    device_ = parameters_.front().device();
+    dtype_ = parameters_.front().scalar_type();
+  }
+  for (size_t i = 0; i < parameters_.size(); ++i) {
+    const torch::Tensor& p = parameters_[i];
+    FS_CHECK(p.device() == device_,
+             "data parallelism needs every trainable parameter on one device; parameter {} is on "
+             "{}, parameter 0 on {}",
+             i, p.device().str(), device_.str());
+    if (device_.is_cpu()) {
+      FS_CHECK(p.scalar_type() == torch::kFloat32,
+               "data parallelism over Gloo needs float32 CPU parameters; parameter {} is {} on {}",
+               i, c10::toString(p.scalar_type()), p.device().str());
+    } else {
+      FS_CHECK(device_.is_cuda(),
+               "data parallelism runs on CPU (Gloo) or CUDA (NCCL) parameters; parameter {} is "
+               "on {}",
+               i, p.device().str());
+      const bool floating = p.scalar_type() == torch::kFloat32 ||
+                            p.scalar_type() == torch::kBFloat16 ||
+                            p.scalar_type() == torch::kFloat16;
+      FS_CHECK(floating && p.scalar_type() == dtype_,
+               "data parallelism over NCCL needs CUDA parameters of one dtype, float32, bfloat16 "
+               "or float16; parameter {} is {}, parameter 0 is {}",
+               i, c10::toString(p.scalar_type()), c10::toString(dtype_));
+    }
+  }
   // Reverse registration order: the head's gradients come first out of backward.
   int64_t bucket_bytes = 0;
+  int64_t bucket_numel = 0;
   for (int64_t i = static_cast<int64_t>(parameters_.size()) - 1; i >= 0; --i) {
     const torch::Tensor& p = parameters_[i];
-    FS_CHECK(p.scalar_type() == torch::kFloat32 && p.device().is_cpu(),
-             "data parallelism over Gloo needs float32 CPU parameters; parameter {} is {} on {}", i,
-             c10::toString(p.scalar_type()), p.device().str());
-    const int64_t bytes = p.numel() * static_cast<int64_t>(sizeof(float));
+    const int64_t bytes = p.numel() * static_cast<int64_t>(p.element_size());
     // The current bucket is the first while there is one: it closes at first_bucket_bytes, every
     // later one at bucket_bytes. A parameter larger than the cap gets a bucket of its own.
     const int64_t cap = buckets_.size() == 1 ? options.first_bucket_bytes : options.bucket_bytes;
     if (buckets_.empty() || (bucket_bytes > 0 && bucket_bytes + bytes > cap)) {
       buckets_.emplace_back();
       bucket_bytes = 0;
+      bucket_numel = 0;
     }
     Bucket& bucket = buckets_.back();
-    slots_[i] = Slot{static_cast<int64_t>(buckets_.size()) - 1, bucket_bytes / 4, p.numel(), 0};
+    slots_[i] = Slot{static_cast<int64_t>(buckets_.size()) - 1, bucket_numel, p.numel(), 0};
     bucket.params.push_back(i);
     bucket_bytes += bytes;
+    bucket_numel += p.numel();
   }
   for (Bucket& bucket : buckets_) {
     int64_t numel = 0;
     for (int64_t i : bucket.params) numel += slots_[i].numel;
-    bucket.flat = torch::zeros({numel}, torch::kFloat32);
+    bucket.flat = torch::zeros({numel}, torch::TensorOptions().dtype(dtype_).device(device_));
   }
   for (size_t i = 0; i < parameters_.size(); ++i) {
     const int64_t index = static_cast<int64_t>(i);
@@ -107,7 +136,7 @@ GradientSyncStats GradientReducer::finish_step() {
   for (Bucket& bucket : buckets_) {
     bucket.work.wait();
     bucket.flat.mul_(inv_world);
-    stats.bytes += bucket.flat.numel() * static_cast<int64_t>(sizeof(float));
+    stats.bytes += bucket.flat.numel() * static_cast<int64_t>(bucket.flat.element_size());
     for (int64_t i : bucket.params) {
       torch::Tensor& p = parameters_[i];
       torch::Tensor mean = bucket.flat.narrow(0, slots_[i].offset, slots_[i].numel).view(p.sizes());

@@ -30,8 +30,10 @@ struct GradientSyncStats {
 
 class GradientReducer {
  public:
-  // parameters: those that train (requires_grad), fp32 CPU tensors; the group outlives this.
-  // Registers a gradient hook on each parameter.
+  // parameters: those that train (requires_grad), all on one device: float32 CPU tensors (Gloo),
+  // or CUDA tensors on the group's GPU (NCCL) of one dtype, float32, bfloat16 or float16 (the
+  // buckets take it: bf16/fp16 gradients are summed in that precision, as DDP's are). The group
+  // outlives this. Registers a gradient hook on each parameter.
   GradientReducer(ProcessGroup& group, std::vector<torch::Tensor> parameters,
                   const GradientReducerOptions& options = {});
   GradientReducer(const GradientReducer&) = delete;
@@ -56,7 +58,7 @@ class GradientReducer {
     int arrivals = 0;    // gradients received this step
   };
   struct Bucket {
-    torch::Tensor flat;            // (numel) float32: the bucket's gradients, then their sum
+    torch::Tensor flat;  // (numel) on the parameters' device and dtype: gradients, then their sum
     std::vector<int64_t> params;   // positions in parameters_
     int64_t pending = 0;           // gradients still to arrive this step
     PendingCollective work;
@@ -68,6 +70,8 @@ class GradientReducer {
   ProcessGroup& group_;
   GradientReducerOptions options_;
   std::vector<torch::Tensor> parameters_;
+  torch::Device device_ = torch::kCPU;           // of every parameter and bucket
+  torch::ScalarType dtype_ = torch::kFloat32;    // likewise
   std::vector<Slot> slots_;
   std::vector<Bucket> buckets_;
   int backward_passes_ = 1;

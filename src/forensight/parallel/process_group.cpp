@@ -13,8 +13,10 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 
 #include "forensight/core/error.h"
+#include "forensight/parallel/nccl_loader.h"
 
 namespace forensight::parallel {
 
@@ -22,13 +24,14 @@ struct PendingCollective::Impl {
   c10::intrusive_ptr<c10d::Work> work;
   std::string what;
   int rank = 0;
-  std::chrono::milliseconds timeout{0};
+  std::chrono::milliseconds timeout{0};  // kNoTimeout (0): stream-ordered (NCCL)
   bool waited = false;
 };
 
 struct ProcessGroup::Impl {
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
+  c10::intrusive_ptr<c10d::Backend> nccl;  // CUDA tensors; null on a CPU rank (destroyed first)
 };
 
 namespace {
@@ -66,6 +69,20 @@ void check_cpu_contiguous(const torch::Tensor& tensor, const std::string& what) 
            "{}: the Gloo process group takes defined, contiguous CPU tensors", what);
 }
 
+// The backend that moves `tensor`: Gloo for a CPU one, NCCL for one on this rank's GPU.
+c10d::Backend& backend_for(c10d::Backend& gloo, const c10::intrusive_ptr<c10d::Backend>& nccl,
+                           const torch::Tensor& tensor, const torch::Device& device,
+                           const std::string& what) {
+  FS_CHECK(tensor.defined() && tensor.is_contiguous(), "{}: takes defined, contiguous tensors",
+           what);
+  if (tensor.device().is_cpu()) return gloo;
+  FS_CHECK(tensor.device().is_cuda() && nccl.defined() && tensor.device() == device,
+           "{}: a tensor on {} needs the group's NCCL backend on that device, and this group's "
+           "device is {} (CPU tensors go through Gloo)",
+           what, tensor.device().str(), device.str());
+  return *nccl;
+}
+
 }  // namespace
 
 PendingCollective::PendingCollective(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -85,6 +102,18 @@ void PendingCollective::wait() {
   impl_->waited = true;
   translate_errors(impl_->what, impl_->rank, [&] { return impl_->work->wait(impl_->timeout); });
 }
+
+namespace {
+
+// How long wait() may block the host: Gloo's collectives run on the host and wait with the
+// timeout; NCCL's run on the GPU, where waiting is stream-ordered (c10d's kNoTimeout) and NCCL's
+// watchdog holds the timeout, so that the host keeps queueing work as DDP's does.
+std::chrono::milliseconds host_wait_timeout(const torch::Tensor& tensor,
+                                            std::chrono::milliseconds timeout) {
+  return tensor.device().is_cuda() ? ::kNoTimeout : timeout;
+}
+
+}  // namespace
 
 ProcessGroup::ProcessGroup(const RendezvousInfo& info, const ProcessGroupOptions& options)
     : info_(info), options_(options), impl_(std::make_unique<Impl>()) {
@@ -113,19 +142,48 @@ ProcessGroup::ProcessGroup(const RendezvousInfo& info, const ProcessGroupOptions
     impl_->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, info.rank,
                                                               info.world_size, gloo_options);
   });
+  if (options.device.is_cuda()) {
+    FS_CHECK(options.device.has_index(),
+             "rank {}: the NCCL backend needs an indexed device (cuda:N), got {}", info.rank,
+             options.device.str());
+    const std::string what = fmt::format("creating the NCCL backend on {}", options.device.str());
+    translate_errors(what, info.rank, [&] {
+      // Its own keys (NCCL's unique id, per communicator) apart from Gloo's.
+      auto nccl_store = c10::make_intrusive<c10d::PrefixStore>("nccl", impl_->store);
+      impl_->nccl = create_nccl_backend(nccl_store, info.rank, info.world_size, options.timeout,
+                                        options.device.index());
+    });
+  }
 }
 
-ProcessGroup::~ProcessGroup() = default;
+ProcessGroup::~ProcessGroup() {
+  if (!impl_ || !impl_->nccl.defined()) return;
+  // NCCL's communicators are finalised (shutdown) on a normal exit and aborted while an exception
+  // unwinds: a peer may be dead then, and finalising would wait for it.
+  try {
+    if (std::uncaught_exceptions() > 0)
+      impl_->nccl->abort();
+    else
+      impl_->nccl->shutdown();
+  } catch (const std::exception& e) {
+    spdlog::warn("rank {}: closing the NCCL backend: {}", rank(), e.what());
+  }
+  impl_->nccl.reset();
+}
+
+bool ProcessGroup::has_nccl() const { return impl_->nccl.defined(); }
 
 PendingCollective ProcessGroup::allreduce_sum_async(torch::Tensor& tensor) {
-  check_cpu_contiguous(tensor, "all-reduce");
+  c10d::Backend& backend =
+      backend_for(*impl_->gloo, impl_->nccl, tensor, options_.device, "all-reduce");
   auto pending = std::make_shared<PendingCollective::Impl>();
-  pending->what = fmt::format("all-reduce of {} values", tensor.numel());
+  pending->what = fmt::format("all-reduce of {} values on {}", tensor.numel(),
+                              tensor.device().str());
   pending->rank = rank();
-  pending->timeout = options_.timeout;
+  pending->timeout = host_wait_timeout(tensor, options_.timeout);
   pending->work = translate_errors(pending->what, rank(), [&] {
     std::vector<torch::Tensor> tensors{tensor};
-    return impl_->gloo->allreduce(tensors, c10d::AllreduceOptions{});
+    return backend.allreduce(tensors, c10d::AllreduceOptions{});
   });
   return PendingCollective(std::move(pending));
 }
@@ -135,13 +193,15 @@ void ProcessGroup::allreduce_sum(torch::Tensor& tensor) { allreduce_sum_async(te
 void ProcessGroup::broadcast(std::vector<torch::Tensor>& tensors, int root) {
   FS_CHECK(root >= 0 && root < size(), "broadcast root {} is not a rank of [0, {})", root, size());
   for (auto& t : tensors) {
-    check_cpu_contiguous(t, "broadcast");
+    c10d::Backend& backend =
+        backend_for(*impl_->gloo, impl_->nccl, t, options_.device, "broadcast");
     c10d::BroadcastOptions broadcast_options;
     broadcast_options.rootRank = root;
     std::vector<torch::Tensor> one{t};
     auto work = translate_errors("broadcast", rank(),
-                                 [&] { return impl_->gloo->broadcast(one, broadcast_options); });
-    translate_errors("broadcast", rank(), [&] { return work->wait(options_.timeout); });
+                                 [&] { return backend.broadcast(one, broadcast_options); });
+    translate_errors("broadcast", rank(),
+                     [&] { return work->wait(host_wait_timeout(t, options_.timeout)); });
   }
 }
 

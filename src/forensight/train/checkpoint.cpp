@@ -51,6 +51,17 @@ Checkpoint read_fields(torch::serialize::InputArchive& archive, const std::strin
   c.progress.best_metric = best.item<double>();
   torch::Tensor ranges;
   if (archive.try_read("int8_ranges", ranges)) c.int8_ranges = ranges.to(torch::kCPU);
+  torch::Tensor scaler;  // (2) float64: scale, growth tracker; absent in older checkpoints
+  if (archive.try_read("loss_scaler", scaler)) {
+    scaler = scaler.to(torch::kCPU);
+    FS_CHECK(scaler.dim() == 1 && scaler.numel() == 2,
+             "checkpoint '{}': loss_scaler should hold 2 values (scale, growth tracker), got {}",
+             path, scaler.numel());
+    c.loss_scaler.scale = scaler[0].item<double>();
+    c.loss_scaler.growth_tracker = scaler[1].item<int64_t>();
+  }
+  torch::Tensor world;  // (1) int64; absent in checkpoints of single-process runs before DDP
+  if (archive.try_read("world_size", world)) c.world_size = world.to(torch::kCPU).item<int64_t>();
   return c;
 }
 
@@ -88,6 +99,12 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model,
   archive.write("best_metric", torch::tensor(checkpoint.progress.best_metric, torch::kFloat64));
   archive.write("cpu_rng_state", at::detail::getDefaultCPUGenerator().get_state());
   if (checkpoint.int8_ranges.defined()) archive.write("int8_ranges", checkpoint.int8_ranges);
+  const auto& scaler = checkpoint.loss_scaler;  // (2) float64: exact for trackers below 2^53
+  archive.write(
+      "loss_scaler",
+      torch::tensor({scaler.scale, static_cast<double>(scaler.growth_tracker)}, torch::kFloat64));
+
+  archive.write("world_size", torch::tensor({checkpoint.world_size}, torch::kInt64));
 
   torch::serialize::OutputArchive model_archive;
   model.save(model_archive);

@@ -1,11 +1,14 @@
 // Training checkpoints: model, optimiser, RNG state, position in the run (epoch, step, batch within
-// the epoch), early-stopping state and the resolved config, in one LibTorch archive. Written
-// atomically (temporary file, fsync, rename) so a run killed mid-write keeps its previous one.
+// the epoch), early-stopping state, the fp16 loss scaler's state and the resolved config, in one
+// LibTorch archive. Written atomically (temporary file, fsync, rename) so a run killed mid-write
+// keeps its previous one.
 #pragma once
 #include <torch/torch.h>
 
 #include <cstdint>
 #include <string>
+
+#include "forensight/parallel/precision.h"
 
 namespace forensight::train {
 
@@ -24,6 +27,12 @@ struct Checkpoint {
   // (points, 2) float64 activation ranges from `forensight quantize`; undefined when the
   // checkpoint was never calibrated for int8 inference.
   torch::Tensor int8_ranges;
+  // The fp16 loss scaler's scale and clean-step count (the defaults in a checkpoint written before
+  // the scaler was saved, or by a run without one).
+  parallel::LossScalerState loss_scaler;
+  // Ranks of the run that wrote it: progress.batch_in_epoch counts global batches of
+  // world_size x batch size images, which a resume on another number of ranks converts.
+  int64_t world_size = 1;
 };
 
 void save_checkpoint(const std::string& path, torch::nn::Module& model,

@@ -64,6 +64,28 @@ std::vector<OptionSpec> train_option_specs(TrainOptions& o) {
        "FORENSIGHT_WORKERS"},
       {"eval-batch-size", &o.eval_batch_size,
        "batch size for validation and test (0 = batch-size)"},
+      {"placement",
+       &o.placement,
+       "model placement: one device, stages run one after another (naive), or a GPipe pipeline",
+       {"one", "naive", "pipeline"}},
+      {"stages", &o.stages,
+       "stage devices for naive/pipeline placement, e.g. cpu,cpu or cuda:0,cuda:1"},
+      {"micro-batches", &o.micro_batches,
+       "pipeline placement: micro-batches per batch (1..batch-size)"},
+      {"amp",
+       &o.amp,
+       "mixed precision: autocast dtype (fp16 adds a dynamic loss scaler)",
+       {"off", "bf16", "fp16"}},
+      // Distribution
+      {"lr-scaling",
+       &o.lr_scaling,
+       "data parallel: scale the learning rate by the world size (linear) or not",
+       {"none", "linear"}},
+      {"collective-timeout-s", &o.collective_timeout_s,
+       "data parallel: seconds before a hung collective ends the job"},
+      {"ddp-overlap", &o.ddp_overlap,
+       "data parallel: all-reduce gradient buckets during backward (off: after it)"},
+      {"ddp-bucket-mb", &o.ddp_bucket_mb, "data parallel: gradient bucket size in MB"},
   };
 }
 

@@ -58,6 +58,16 @@ struct TrainOptions {
   int interop_threads = 0;     // inter-op threads (0 = LibTorch's default)
   int workers = 2;             // loader threads (0 = decode in the training thread)
   int eval_batch_size = 0;     // 0 = batch_size
+  std::string placement = "one";  // model placement: one, naive (stages in turn), pipeline (GPipe)
+  std::string stages;             // stage devices, "cpu,cpu" or "cuda:0,cuda:1" (naive, pipeline)
+  int micro_batches = 4;          // pipeline: micro-batches per batch, 1..batch_size
+  std::string amp = "off";     // mixed precision: off, bf16 or fp16 (parallel/precision.h)
+
+  // Distribution (data parallel over the ranks of `forensight launch`, torchrun or srun)
+  std::string lr_scaling = "none";    // none, or linear: lr x world size (Goyal et al. 2017)
+  double collective_timeout_s = 300;  // a dead or hung rank ends the job after this long
+  bool ddp_overlap = true;            // all-reduce gradient buckets during backward
+  double ddp_bucket_mb = 25;          // gradient bucket size (the first is 1 MB)
 };
 
 }  // namespace forensight::train

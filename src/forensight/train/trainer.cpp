@@ -10,17 +10,23 @@
 #include "forensight/core/atomic_file.h"
 #include "forensight/core/device.h"
 #include "forensight/core/error.h"
+#include "forensight/core/fault_injection.h"
 #include "forensight/core/gpu_memory.h"
 #include "forensight/core/memory.h"
 #include "forensight/core/timer.h"
 #include "forensight/data/dataset.h"
 #include "forensight/data/loader.h"
 #include "forensight/data/normalize.h"
+#include "forensight/data/sampler.h"
 #include "forensight/data/split.h"
 #include "forensight/eval/evaluate.h"
 #include "forensight/eval/inference.h"
+#include "forensight/eval/sharded_inference.h"
 #include "forensight/models/registry.h"
 #include "forensight/models/weights.h"
+#include "forensight/parallel/distribution.h"
+#include "forensight/parallel/placement.h"
+#include "forensight/parallel/precision.h"
 #include "forensight/train/checkpoint.h"
 #include "forensight/train/lr_schedule.h"
 #include "forensight/train/optimizer.h"
@@ -55,7 +61,7 @@ nlohmann::json gpu_memory_record(const torch::Device& device) {
 }
 
 data::Split load_or_make_split(const data::Dataset& dataset, const TrainOptions& options,
-                               const RunDir& run_dir, bool resume) {
+                               const RunDir& run_dir, bool resume, bool write) {
   if (std::filesystem::exists(run_dir.split_path())) {
     spdlog::info("using the split saved in {}", run_dir.split_path());
     return data::load_split(run_dir.split_path(), dataset);
@@ -63,8 +69,30 @@ data::Split load_or_make_split(const data::Dataset& dataset, const TrainOptions&
   FS_CHECK(!resume, "cannot resume: '{}' has no split file", run_dir.split_path());
   data::Split split =
       data::make_split(dataset, data::parse_split_spec(options.split), options.seed);
-  data::save_split(split, dataset, run_dir.split_path());
+  if (write) data::save_split(split, dataset, run_dir.split_path());
   return split;
+}
+
+// The device of this rank: with several ranks on a node and a CUDA device, rank r takes cuda:r.
+torch::Device rank_device(const TrainOptions& options, const parallel::RendezvousInfo& rendezvous) {
+  torch::Device device = parse_device(options.device);
+  if (device.is_cuda() && rendezvous.world_size > 1 && options.device == "cuda")
+    device = parse_device(fmt::format("cuda:{}", rendezvous.local_rank));
+  return device;
+}
+
+// The rank's device is known before its group is made: on a GPU the group adds NCCL there.
+parallel::DistributionOptions distribution_options(const TrainOptions& options) {
+  parallel::DistributionOptions d;
+  d.rendezvous = parallel::rendezvous_from_environment();
+  d.device = rank_device(options, d.rendezvous);
+  d.collective_timeout_s = options.collective_timeout_s;
+  d.buckets.overlap = options.ddp_overlap;
+  FS_CHECK(options.ddp_bucket_mb > 0, "--ddp-bucket-mb must be > 0, got {}", options.ddp_bucket_mb);
+  d.buckets.bucket_bytes = static_cast<int64_t>(options.ddp_bucket_mb * (1 << 20));
+  d.buckets.first_bucket_bytes = std::min<int64_t>(d.buckets.first_bucket_bytes,
+                                                   d.buckets.bucket_bytes);
+  return d;
 }
 
 }  // namespace
@@ -76,23 +104,51 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
   FS_CHECK(options.batch_size >= 1, "batch size must be >= 1, got {}", options.batch_size);
   FS_CHECK(options.epochs >= 1, "epochs must be >= 1, got {}", options.epochs);
   set_thread_counts(options.threads, options.interop_threads);
-  const torch::Device device = parse_device(options.device);
   torch::manual_seed(options.seed);
 
-  // ---- 0. Setup: run directory, data, model, optimiser, schedule, resume point
+  // ---- 0. Policies: distribution (this process's rank), precision, placement (after the model)
+  parallel::Distribution distribution(distribution_options(options));
+  const bool is_main = distribution.is_main();  // only the main rank logs and writes
+  if (!is_main && spdlog::get_level() < spdlog::level::warn) spdlog::set_level(spdlog::level::warn);
+  const torch::Device device = distribution.device();
+  parallel::Precision precision(
+      parallel::PrecisionOptions{.mode = parallel::parse_amp_mode(options.amp), .device = device});
+  if (precision.mode() == parallel::AmpMode::kFp16 && device.is_cpu())
+    spdlog::warn("--amp fp16 on the CPU: LibTorch has no fast fp16 convolutions here (measured "
+                 "~60x slower than fp32 for ResNet18); bf16 is the CPU's reduced precision");
+  FS_CHECK(options.lr_scaling == "none" || options.lr_scaling == "linear",
+           "unknown --lr-scaling '{}': valid choices are none, linear", options.lr_scaling);
+  const double lr_factor = options.lr_scaling == "linear" ? distribution.world_size() : 1.0;
+  const FaultInjection faults(distribution.rank());
+
+  // ---- 1. Setup: run directory, data, model, optimiser, schedule, resume point
   RunDir run_dir(options.out_dir);
+  // A group restarted by the launcher continues from the last checkpoint when there is one. Rank
+  // 0's view decides for every rank, so that all of them resume or none does.
+  if (!resume && distribution.rendezvous().restart_count > 0) {
+    const bool has_last = std::filesystem::exists(run_dir.checkpoint_path("last"));
+    resume = distribution.gather_strings(has_last ? "1" : "0").front() == "1";
+    if (resume && is_main)
+      spdlog::info("restart {}: resuming from {}", distribution.rendezvous().restart_count,
+                   run_dir.checkpoint_path("last"));
+  }
   if (!resume) {
-    FS_CHECK(!std::filesystem::exists(run_dir.checkpoint_path("last")),
+    FS_CHECK(!std::filesystem::exists(run_dir.checkpoint_path("last")) ||
+                 distribution.rendezvous().restart_count > 0,
              "run directory '{}' already holds a run: pass --resume to continue it, or choose "
              "another --out",
              options.out_dir);
-    write_file_atomic(run_dir.config_path(), resolved_config.dump(2) + "\n");
+    if (is_main) write_file_atomic(run_dir.config_path(), resolved_config.dump(2) + "\n");
   }
 
   data::Dataset dataset = data::load_dataset(options.data_path);
   FS_CHECK(dataset.labelled, "'{}' has no labels: training needs a labelled dataset",
            options.data_path);
-  data::Split split = load_or_make_split(dataset, options, run_dir, resume);
+  // Rank 0 makes and saves the split; the others read it once it is there.
+  data::Split split;
+  if (is_main) split = load_or_make_split(dataset, options, run_dir, resume, /*write=*/true);
+  distribution.barrier();
+  if (!is_main) split = load_or_make_split(dataset, options, run_dir, resume, /*write=*/false);
   spdlog::info("data: {} images, split {} train / {} val / {} test", dataset.size(),
                split.train().size(), split.val().size(), split.test().size());
   FS_CHECK(!split.train().empty(), "the training split of '{}' is empty", options.data_path);
@@ -102,9 +158,16 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
   loader_options.workers = options.workers;
   loader_options.seed = options.seed;
   loader_options.shuffle = true;
-  loader_options.drop_last = split.train().size() > static_cast<size_t>(options.batch_size);
   loader_options.pin_memory = device.is_cuda();
   loader_options.cache_path = options.cache_path;
+  // Each rank reads its shard (the distributed sampler: every sample once per epoch across ranks);
+  // --batch-size is per rank.
+  loader_options.rank = distribution.rank();
+  loader_options.world_size = distribution.world_size();
+  loader_options.drop_last =
+      data::samples_per_rank(static_cast<int64_t>(split.train().size()),
+                             data::SamplerOptions{.world_size = distribution.world_size()}) >
+      options.batch_size;
   data::DataLoader train_loader(dataset, split.train(), train_transform(options), loader_options);
 
   data::LoaderOptions eval_loader_options = loader_options;
@@ -125,9 +188,28 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
   }
   model->to(device);
 
+  const data::NormPreset norm = data::parse_norm_preset(options.normalization);
+  const bool channels_last_input = input_channels_last(options, device.is_cpu());
+  // Placement splits the model into stages (timed on an example batch) and moves them to their
+  // devices, before the optimiser takes the parameters.
+  std::unique_ptr<parallel::Placement> placement;
+  {
+    const parallel::PlacementOptions placement_options = parallel::parse_placement_options(
+        options.placement, options.stages, options.micro_batches);
+    torch::Tensor example;
+    if (placement_options.kind != "one") {
+      example = torch::randn({options.batch_size, 3, options.image_size_px, options.image_size_px},
+                             torch::TensorOptions().device(device));  // (B, 3, H, W)
+      if (channels_last_input) example = example.contiguous(at::MemoryFormat::ChannelsLast);
+    }
+    placement = parallel::make_placement(placement_options, model, example);
+    if (placement_options.kind != "one" && is_main)
+      spdlog::info("placement: {}", placement->describe().dump());
+  }
+
   OptimizerOptions optimizer_options;
   optimizer_options.name = options.optimizer;
-  optimizer_options.lr = options.lr;
+  optimizer_options.lr = options.lr * lr_factor;
   optimizer_options.momentum = options.momentum;
   optimizer_options.nesterov = options.nesterov;
   optimizer_options.weight_decay = options.weight_decay;
@@ -138,17 +220,18 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
   if (options.max_steps > 0) total_steps = std::min(total_steps, options.max_steps);
   ScheduleOptions schedule;
   schedule.kind = parse_schedule_kind(options.lr_schedule);
-  schedule.lr = options.lr;
-  schedule.lr_min = options.lr_min;
+  schedule.lr = options.lr * lr_factor;
+  schedule.lr_min = options.lr_min * lr_factor;
   schedule.warmup_steps = options.lr_warmup_steps;
   schedule.total_steps = steps_per_epoch * options.epochs;
   schedule.steps_per_epoch = steps_per_epoch;
   schedule.step_size_epochs = options.lr_step_size_epochs;
   schedule.step_gamma = options.lr_step_gamma;
 
-  const data::NormPreset norm = data::parse_norm_preset(options.normalization);
-  const bool channels_last_input = input_channels_last(options, device.is_cpu());
-  eval::InferenceOptions inference_options{norm, device, channels_last_input};
+  eval::InferenceOptions inference_options{norm, placement->input_device(), channels_last_input};
+  inference_options.forward = [&placement](const torch::Tensor& x) {
+    return placement->forward(x);
+  };
   FS_CHECK(options.label_smoothing >= 0.0 && options.label_smoothing < 1.0,
            "label smoothing must be in [0, 1), got {}", options.label_smoothing);
   pick_metric(options.early_stop_metric, {{"loss", 0.0}, {"accuracy", 0.0}, {"roc_auc", 0.0}});
@@ -158,21 +241,45 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
     const std::string last = run_dir.checkpoint_path("last");
     FS_CHECK(std::filesystem::exists(last), "cannot resume '{}': no checkpoint at '{}'",
              options.out_dir, last);
-    progress = load_checkpoint(last, *model, optimizer.get(), device).progress;
+    const Checkpoint checkpoint = load_checkpoint(last, *model, optimizer.get(), device);
+    progress = checkpoint.progress;
+    precision.load_scaler_state(checkpoint.loss_scaler);
+    if (checkpoint.world_size != distribution.world_size()) {
+      // The epoch's samples are one permutation dealt round-robin over the ranks, so k global
+      // batches of W ranks consumed its first k * W * B positions; on M ranks that is
+      // floor(k * W / M) batches (the few samples of a partial batch are seen again).
+      const int64_t consumed = progress.batch_in_epoch * checkpoint.world_size;
+      progress.batch_in_epoch = consumed / distribution.world_size();
+      spdlog::info("the checkpoint was written by {} ranks, this run has {}: resuming the epoch at "
+                   "its batch {}",
+                   checkpoint.world_size, distribution.world_size(), progress.batch_in_epoch);
+    }
     spdlog::info("resuming {} at epoch {}, batch {}, step {}", options.out_dir, progress.epoch + 1,
                  progress.batch_in_epoch, progress.step);
   }
-  MetricsLog metrics(run_dir.metrics_path(), resume ? progress.step : -1);
+  // Every rank starts from rank 0's weights; gradient hooks go on after the last load.
+  distribution.attach(*model);
+  std::optional<MetricsLog> metrics;
+  if (is_main) metrics.emplace(run_dir.metrics_path(), resume ? progress.step : -1);
+  std::vector<torch::Tensor> parameters = model->parameters();
+  auto loss_fn = [&options](const torch::Tensor& logits, const torch::Tensor& y) {
+    return torch::nn::functional::cross_entropy(
+        logits, y,
+        torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(options.label_smoothing));
+  };
 
   auto save = [&](const std::string& name) {
-    save_checkpoint(run_dir.checkpoint_path(name), *model, optimizer.get(),
-                    Checkpoint{progress, resolved_config.dump()});
+    if (!is_main) return;
+    Checkpoint checkpoint{progress, resolved_config.dump()};
+    checkpoint.loss_scaler = precision.scaler_state();
+    checkpoint.world_size = distribution.world_size();
+    save_checkpoint(run_dir.checkpoint_path(name), *model, optimizer.get(), checkpoint);
   };
 
   // ---- The epochs
   TrainResult result;
   result.run_dir = options.out_dir;
-  ProgressBar bar(total_steps, options.log_every_steps);
+  ProgressBar bar(total_steps, is_main ? options.log_every_steps : 0);
   model->train();
   bool stop = progress.step >= total_steps;
   for (int64_t epoch = progress.epoch; epoch < options.epochs && !stop; ++epoch) {
@@ -180,8 +287,8 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
     train_loader.start_epoch(epoch, progress.batch_in_epoch);
     Timer epoch_timer;
     double epoch_loss_sum = 0.0;
-    int64_t epoch_images = 0, epoch_correct = 0, epoch_batches = 0;
-    double load_seconds = 0.0, compute_seconds = 0.0;
+    int64_t epoch_images = 0, epoch_correct = 0, epoch_batches = 0, epoch_skipped_steps = 0;
+    double load_seconds = 0.0, compute_seconds = 0.0, sync_exposed_seconds = 0.0;
 
     while (true) {
       // 1. Load: wait for the next batch from the loader's workers.
@@ -193,31 +300,27 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
       if (batch_size == 0) continue;
       Timer compute_timer;
 
-      // 2. Forward: uint8 crosses to the device, becomes float there.
-      torch::Tensor x = data::normalize_batch(batch->images, norm, device,
-                                              channels_last_input);       // (B, 3, H, W) float
-      torch::Tensor y = batch->labels.to(device, /*non_blocking=*/true);  // (B) int64
-      torch::Tensor logits = model->forward(x);                           // (B, 2)
-      torch::Tensor loss = torch::nn::functional::cross_entropy(
-          logits, y,
-          torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(
-              options.label_smoothing));
-
-      // 3. Backward.
+      // 2+3. Forward and backward, by the placement, under the precision's autocast: uint8
+      // crosses to the device and becomes float there; the loss is scaled before backward.
+      torch::Tensor x = data::normalize_batch(batch->images, norm, placement->input_device(),
+                                              channels_last_input);  // (B, 3, H, W) float
+      torch::Tensor y = batch->labels.to(placement->input_device(),
+                                         /*non_blocking=*/true);  // (B) int64
       optimizer->zero_grad();
-      loss.backward();
+      distribution.begin_backward(placement->backward_passes_per_step());
+      const parallel::StepOutput out = placement->forward_backward(x, y, loss_fn, precision);
 
-      // 4. Sync: single process, nothing to all-reduce (the distribution policy's place).
+      // 4. Sync: gradient buckets averaged over the ranks (launched during backward).
+      const parallel::GradientSyncStats sync = distribution.finish_backward();
 
-      // 5. Step: clip, schedule, update.
-      if (options.grad_clip_norm > 0)
-        torch::nn::utils::clip_grad_norm_(model->parameters(), options.grad_clip_norm);
+      // 5. Step: unscale and check (fp16), clip, schedule, update.
       const double lr = learning_rate_at(schedule, progress.step);
       set_learning_rate(*optimizer, lr);
-      optimizer->step();
+      const bool stepped = precision.step(*optimizer, parameters, options.grad_clip_norm);
 
       // 6. Record.
-      const double loss_value = loss.item<double>();
+      const torch::Tensor& logits = out.logits;  // (B, 2)
+      const double loss_value = out.loss.item<double>();
       FS_CHECK(std::isfinite(loss_value),
                "training diverged at step {} (loss {}): lower --lr or enable --grad-clip-norm",
                progress.step, loss_value);
@@ -228,12 +331,15 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
       ++epoch_batches;
       epoch_loss_sum += loss_value * batch_size;
       epoch_images += batch_size;
-      epoch_correct += logits.argmax(1).eq(y).sum().item<int64_t>();
+      epoch_correct += logits.argmax(1).eq(y.to(logits.device())).sum().item<int64_t>();
+      epoch_skipped_steps += stepped ? 0 : 1;
       load_seconds += load_s;
       compute_seconds += compute_s;
+      sync_exposed_seconds += sync.exposed_seconds;
       const double images_per_s = batch_size / std::max(step_s, 1e-9);
-      bar.update(epoch, progress.step, loss_value, images_per_s);
-      if (options.log_every_steps > 0 && progress.step % options.log_every_steps == 0) {
+      if (is_main) bar.update(epoch, progress.step, loss_value, images_per_s);
+      faults.after_step(progress.step);
+      if (is_main && options.log_every_steps > 0 && progress.step % options.log_every_steps == 0) {
         nlohmann::json record = {{"kind", "step"},
                                  {"epoch", epoch},
                                  {"step", progress.step},
@@ -243,8 +349,13 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
                                  {"step_s", step_s},
                                  {"data_wait_fraction", load_s / std::max(step_s, 1e-9)},
                                  {"peak_rss_bytes", peak_rss_bytes()}};
+        if (distribution.world_size() > 1) record["sync_exposed_s"] = sync.exposed_seconds;
+        if (precision.uses_loss_scaler()) {
+          record["loss_scale"] = precision.scaler_state().scale;
+          record["step_skipped"] = !stepped;
+        }
         record.update(gpu_memory_record(device));
-        metrics.write(record);
+        metrics->write(record);
       }
       if (options.checkpoint_every_steps > 0 && progress.step % options.checkpoint_every_steps == 0)
         save("last");
@@ -257,13 +368,28 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
     const bool epoch_complete = !stop || progress.batch_in_epoch >= steps_per_epoch;
 
     // Validation at the end of the epoch (or of the step budget).
+    // Each rank validates its shard; every rank gets the merged result, so that the best-checkpoint
+    // and early-stop decisions agree.
     nlohmann::json val;
     if (val_loader) {
-      auto inference = eval::run_inference(*model, *val_loader, inference_options);
+      auto inference = eval::gather_inference(
+          eval::run_inference(*model, *val_loader, inference_options), split.val(), distribution);
       val = eval::summarize(inference);
     }
     const double epoch_s = epoch_timer.seconds();
     const auto& stats = train_loader.epoch_stats();
+    int64_t skipped_files = 0;
+    {
+      // The epoch's totals over every rank.
+      const std::vector<double> totals = distribution.sum(
+          {epoch_loss_sum, static_cast<double>(epoch_images), static_cast<double>(epoch_correct),
+           static_cast<double>(stats.skipped), static_cast<double>(epoch_skipped_steps)});
+      epoch_loss_sum = totals[0];
+      epoch_images = static_cast<int64_t>(totals[1]);
+      epoch_correct = static_cast<int64_t>(totals[2]);
+      skipped_files = static_cast<int64_t>(totals[3]);
+      epoch_skipped_steps = static_cast<int64_t>(totals[4]) / distribution.world_size();
+    }
     nlohmann::json record = {
         {"kind", "epoch"},
         {"epoch", epoch},
@@ -273,18 +399,26 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
         {"images_per_s", epoch_images / std::max(epoch_s, 1e-9)},
         {"epoch_s", epoch_s},
         {"data_wait_fraction", load_seconds / std::max(load_seconds + compute_seconds, 1e-9)},
-        {"skipped_files", stats.skipped},
+        {"skipped_files", skipped_files},
         {"peak_rss_bytes", peak_rss_bytes()}};
+    if (distribution.world_size() > 1) {
+      record["world_size"] = distribution.world_size();
+      record["sync_exposed_s"] = sync_exposed_seconds;
+    }
+    if (precision.uses_loss_scaler()) {
+      record["loss_scale"] = precision.scaler_state().scale;
+      record["skipped_steps"] = epoch_skipped_steps;
+    }
     record.update(gpu_memory_record(device));
     if (!val.empty()) record["val"] = val;
-    metrics.write(record);
-    spdlog::info(
+    if (is_main) metrics->write(record);
+    if (is_main) spdlog::info(
         "epoch {}: train loss {:.4f} acc {:.4f}{} ({:.1f} s, {:.1f} img/s, {} skipped)", epoch + 1,
         record["train_loss"].get<double>(), record["train_accuracy"].get<double>(),
         val.empty() ? std::string()
                     : fmt::format(", val loss {:.4f} acc {:.4f}", val["loss"].get<double>(),
                                   val["accuracy"].get<double>()),
-        epoch_s, record["images_per_s"].get<double>(), stats.skipped);
+        epoch_s, record["images_per_s"].get<double>(), skipped_files);
 
     // Checkpoints: best by the early-stop metric, last, and every N epochs.
     if (!val.empty()) {
@@ -316,7 +450,9 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
     }
   }
 
-  // ---- Final: the best checkpoint on the held-out test split, as a report.
+  // ---- Final: the best checkpoint on the held-out test split, as a report (each rank tests its
+  // shard once rank 0's last checkpoint is on disk; rank 0 writes the report).
+  distribution.barrier();
   if (!split.test().empty()) {
     const std::string best = std::filesystem::exists(run_dir.checkpoint_path("best"))
                                  ? run_dir.checkpoint_path("best")
@@ -324,9 +460,11 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
     load_checkpoint(best, *model, nullptr, device);
     data::DataLoader test_loader(dataset, split.test(), eval_transform(options),
                                  eval_loader_options);
-    auto inference = eval::run_inference(*model, test_loader, inference_options);
-    result.final_metrics =
-        eval::write_evaluation_report(inference, dataset, run_dir.path(), "test", best);
+    auto inference = eval::gather_inference(
+        eval::run_inference(*model, test_loader, inference_options), split.test(), distribution);
+    if (is_main)
+      result.final_metrics =
+          eval::write_evaluation_report(inference, dataset, run_dir.path(), "test", best);
   }
   result.steps = progress.step;
   result.seconds = run_timer.seconds();

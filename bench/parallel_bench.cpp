@@ -183,7 +183,7 @@ nlohmann::json ddp_part(Bench& b, const std::string& model) {
   const Measured one2 = b.ours("1 process x 2 threads", model, 1, 2, "");
   const Measured ddp = b.ours("2 ranks x 1 thread", model, 2, 1, "");
   const Measured ddp_no_overlap =
-      b.ours("2 ranks x 1 thread, all-reduce after backward", model, 2, 1, "--ddp-overlap false");
+      b.ours("2 ranks x 1 thread, all-reduce after backward", model, 2, 1, "--no-ddp-overlap");
   const Measured ddp_jpeg = b.ours("2 ranks x 1 thread, from JPEG files", model, 2, 1, "", false);
   print_row(one, one);
   print_row(one2, one);

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "../support/processes.h"
 #include "../support/tiny_dataset.h"
 #include "forensight/core/timer.h"
 #include "forensight/models/registry.h"
@@ -26,25 +27,10 @@
 namespace forensight::parallel {
 namespace {
 
-// A port nobody listens on now (the kernel's choice for port 0), for one test's rendezvous.
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
+using forensight::testing::free_port;
+using forensight::testing::self_path;
 
-std::string self_path() {
-  char path[PATH_MAX];
-  const ssize_t n = ::readlink("/proc/self/exe", path, sizeof(path) - 1);
-  return std::string(path, static_cast<size_t>(std::max<ssize_t>(n, 0)));
-}
+
 
 bool launched() { return std::getenv("RANK") != nullptr && std::getenv("WORLD_SIZE") != nullptr; }
 
@@ -195,7 +181,9 @@ TEST(DistributedWorker, Distribution) {
   const auto all = distribution.gather_strings(
       std::to_string(net.parameters()[0].sum().item<double>()));
   EXPECT_EQ(all[0], all[1]);
-  if (distribution.rank() == 0) EXPECT_TRUE(torch::equal(first, net.parameters()[0]));
+  if (distribution.rank() == 0) {
+    EXPECT_TRUE(torch::equal(first, net.parameters()[0]));
+  }
   EXPECT_DOUBLE_EQ(distribution.sum(1.5), 3.0);
   const auto sums = distribution.sum(std::vector<double>{1.0, distribution.rank() * 1.0});
   EXPECT_DOUBLE_EQ(sums[0], 2.0);
@@ -427,6 +415,57 @@ TEST(DistributedIntegration, CheckpointOfTwoRanksResumesOnOne) {
   // 2 steps on 2 ranks, the epoch's last 2 batches and a second epoch of 6 on one.
   EXPECT_NE(output.find("trained 10 steps"), std::string::npos) << output;
   EXPECT_TRUE(std::filesystem::exists(dir + "/run/checkpoints/epoch-2.pt")) << output;
+}
+
+// ResNet's BatchNorm: each rank's own statistics by default, so 2 x B differs from 1 x 2B; with
+// --sync-batchnorm the statistics are the global batch's and the two runs agree to float rounding
+// (forward statistics and the backward through them).
+TEST(DistributedIntegration, SyncBatchNormMatchesOneProcessWithTheDoubleBatch) {
+  const std::string dir = forensight::testing::make_test_dir();
+  const std::string data =
+      forensight::testing::write_tiny_dataset(dir + "/data", {.images_per_class = 12});
+  auto flags = [&](const std::string& out, int batch) {
+    std::string f = tiny_train_flags(data, out, batch);
+    const size_t at = f.find("--model vit-tiny");
+    f.replace(at, std::string("--model vit-tiny").size(), "--model resnet18");
+    const size_t norm = f.find("--normalization half");
+    f.replace(norm, std::string("--normalization half").size(), "--normalization imagenet");
+    const size_t lr = f.find("--lr 0.05");
+    f.replace(lr, std::string("--lr 0.05").size(), "--lr 0.01");
+    // One step: BatchNorm over 4-8 tiny images amplifies float rounding from step to step (1e-6
+    // after one SGD step, 4e-3 after three, in both directions), so one step is the exact check.
+    return f + " --max-steps 1";
+  };
+  std::string output;
+  ASSERT_EQ(forensight::testing::run_command(
+                fmt::format("{} {} --threads 1", FORENSIGHT_BINARY, flags(dir + "/one", 8)),
+                &output),
+            0)
+      << output;
+  ASSERT_EQ(forensight::testing::run_command(
+                launch_command(2, free_port()) + flags(dir + "/sync", 4) + " --sync-batchnorm",
+                &output),
+            0)
+      << output;
+  ASSERT_EQ(forensight::testing::run_command(
+                launch_command(2, free_port()) + flags(dir + "/local", 4), &output),
+            0)
+      << output;
+  const auto one = checkpoint_parameters(dir + "/one/checkpoints/last.pt");
+  const double synced = max_difference(one, checkpoint_parameters(dir + "/sync/checkpoints/last.pt"));
+  const double local = max_difference(one, checkpoint_parameters(dir + "/local/checkpoints/last.pt"));
+  EXPECT_LT(synced, 1e-5) << "per-rank statistics give " << local;
+  EXPECT_GT(local, 10 * synced) << "per-rank statistics should not match the global batch";
+
+  // Pipeline stage threads would issue the statistics' collectives in a different order per rank.
+  EXPECT_NE(forensight::testing::run_command(
+                fmt::format("{} {} --sync-batchnorm --placement pipeline --stages cpu,cpu",
+                            FORENSIGHT_BINARY, flags(dir + "/refused", 8)),
+                &output),
+            0);
+  EXPECT_NE(output.find("--sync-batchnorm cannot be combined with --placement pipeline"),
+            std::string::npos)
+      << output;
 }
 
 TEST(DistributedIntegration, LauncherRefusesBadOptions) {

@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 
+#include "../support/processes.h"
 #include "../support/tiny_dataset.h"
 #include "forensight/core/cuda_runtime.h"
 #include "forensight/core/error.h"
@@ -34,6 +35,9 @@
 
 namespace forensight::parallel {
 namespace {
+
+using forensight::testing::free_port;
+using forensight::testing::self_path;
 
 // Where the build put the plug-in: beside the `forensight` executable.
 std::filesystem::path built_plugin() {
@@ -75,19 +79,6 @@ ScopedEnv plugin_env() {
   return ScopedEnv("FORENSIGHT_CUDA_PLUGIN", built_plugin().string());
 }
 
-// A port nobody listens on now (the kernel's choice for port 0), for one test's rendezvous.
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 RendezvousInfo world_of_one() {
   RendezvousInfo info;
@@ -95,11 +86,6 @@ RendezvousInfo world_of_one() {
   return info;
 }
 
-std::string self_path() {
-  char path[PATH_MAX];
-  const ssize_t n = ::readlink("/proc/self/exe", path, sizeof(path) - 1);
-  return std::string(path, static_cast<size_t>(std::max<ssize_t>(n, 0)));
-}
 
 bool launched() {
   return std::getenv("RANK") != nullptr && std::getenv("WORLD_SIZE") != nullptr;

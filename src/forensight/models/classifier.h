@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "forensight/core/collective.h"
 #include "forensight/core/error.h"
 #include "forensight/models/stage_unit.h"
 
@@ -22,6 +23,9 @@ class ClassifierImpl : public torch::nn::Module {
   virtual std::vector<StageUnit> stage_units() {
     fail("this model cannot be split into pipeline stages; use --placement one");
   }
+  // Training-mode BatchNorm statistics over every rank's batch from now on (null: per process
+  // again). Returns false for a model without BatchNorm, which this leaves as it is.
+  virtual bool synchronize_batch_norm(std::shared_ptr<SumAcrossProcesses> ranks) { return false; }
 };
 
 }  // namespace forensight::models

@@ -8,6 +8,7 @@
 #include "forensight/models/conv3x3.h"
 #include "forensight/models/max_pool.h"
 #include "forensight/models/shape.h"
+#include "forensight/models/sync_batch_norm.h"
 
 namespace forensight::models {
 namespace {
@@ -22,6 +23,17 @@ nn::Conv2d make_conv3x3(int64_t in_channels, int64_t out_channels, int64_t strid
 }
 
 constexpr int64_t kStageWidths[4] = {64, 128, 256, 512};
+
+// relu(bn(x) + residual): the fused op, or with statistics over the ranks when they are given and
+// the BatchNorm trains.
+torch::Tensor normalize_relu(const torch::Tensor& x, nn::BatchNorm2dImpl& bn,
+                             const std::shared_ptr<SumAcrossProcesses>& ranks,
+                             const torch::Tensor& residual = {}) {
+  if (!ranks || !bn.is_training()) return batch_norm_relu(x, bn, residual);
+  torch::Tensor y = sync_batch_norm(x, bn, *ranks);
+  if (residual.defined()) y = y + residual;
+  return torch::relu(y);
+}
 
 }  // namespace
 
@@ -47,14 +59,20 @@ BasicBlockImpl::BasicBlockImpl(int64_t in_channels, int64_t out_channels, int64_
 
 torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
   // x: (B, C_in, H, W)
-  torch::Tensor identity = downsample_ ? downsample_->forward(x) : x;  // (B, C_out, H/s, W/s)
+  torch::Tensor identity = x;  // (B, C_out, H/s, W/s) after the projection
+  if (downsample_ && ranks_ && is_training()) {
+    identity = sync_batch_norm(downsample_[0]->as<nn::Conv2dImpl>()->forward(x),
+                               *downsample_[1]->as<nn::BatchNorm2dImpl>(), *ranks_);
+  } else if (downsample_) {
+    identity = downsample_->forward(x);
+  }
   // The 3x3 convolutions through conv3x3.h (on the CPU their weight gradient is ours), and
   // BatchNorm + ReLU, with the shortcut added in between, as one op (batch_norm_relu.h): at 224 px
   // each separate pass is up to ~100 MB of memory traffic per batch of 32.
   torch::Tensor out =
-      batch_norm_relu(conv3x3(x, conv1_->weight, stride_), *bn1_);  // (B, C_out, H/s, W/s)
+      normalize_relu(conv3x3(x, conv1_->weight, stride_), *bn1_, ranks_);  // (B, C_out, H/s, W/s)
   out = conv3x3(out, conv2_->weight, /*stride=*/1);                 // (B, C_out, H/s, W/s)
-  return batch_norm_relu(out, *bn2_, identity);                     // relu(bn2(out) + identity)
+  return normalize_relu(out, *bn2_, ranks_, identity);  // relu(bn2(out) + identity)
 }
 
 nn::Sequential make_resnet_stage(int64_t in_channels, int64_t out_channels, int64_t num_blocks,
@@ -136,11 +154,11 @@ torch::Tensor ResNetImpl::stem(torch::Tensor x) {
     // channels-last from the pooled output, a quarter of the convolution's.
     x = torch::conv2d(x.contiguous(), conv1_->weight.contiguous(), /*bias=*/{}, /*stride=*/2,
                       /*padding=*/3);              // (B, 64, H/2, W/2)
-    x = stem_max_pool(batch_norm_relu(x, *bn1_));  // (B, 64, H/4, W/4)
+    x = stem_max_pool(normalize_relu(x, *bn1_, ranks_));  // (B, 64, H/4, W/4)
     return x.contiguous(torch::MemoryFormat::ChannelsLast);
   }
   if (options_.channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
-  return stem_max_pool(batch_norm_relu(conv1_(x), *bn1_));
+  return stem_max_pool(normalize_relu(conv1_(x), *bn1_, ranks_));
 }
 
 torch::Tensor ResNetImpl::head(const torch::Tensor& x) {
@@ -180,6 +198,14 @@ std::vector<StageUnit> ResNetImpl::stage_units() {
                      return head(x);  // (B, 512, h, w) -> (B, num_classes)
                    }});
   return units;
+}
+
+bool ResNetImpl::synchronize_batch_norm(std::shared_ptr<SumAcrossProcesses> ranks) {
+  ranks_ = ranks;
+  for (auto* layer : {&layer1_, &layer2_, &layer3_, &layer4_})
+    for (size_t i = 0; i < (*layer)->size(); ++i)
+      (*layer)->ptr<BasicBlockImpl>(i)->set_batch_norm_ranks(ranks);
+  return true;
 }
 
 ResNet resnet18(int64_t num_classes, bool channels_last) {

@@ -18,9 +18,12 @@ class BasicBlockImpl : public torch::nn::Module {
   BasicBlockImpl(int64_t in_channels, int64_t out_channels, int64_t stride);
   // x: (B, in_channels, H, W) -> (B, out_channels, H / stride, W / stride)
   torch::Tensor forward(torch::Tensor x);
+  // BatchNorm statistics over the ranks in training (sync_batch_norm.h); null = this process's.
+  void set_batch_norm_ranks(std::shared_ptr<SumAcrossProcesses> ranks) { ranks_ = std::move(ranks); }
 
  private:
   int64_t stride_;  // conv1's
+  std::shared_ptr<SumAcrossProcesses> ranks_;
   torch::nn::Conv2d conv1_;
   torch::nn::BatchNorm2d bn1_;
   torch::nn::Conv2d conv2_;
@@ -48,9 +51,11 @@ class ResNetImpl : public ClassifierImpl {
   void reset_head(int64_t num_classes) override;
   // stem, layer1.0, layer1.1, ..., layer4.1, head (avgpool + fc): the calls forward() makes.
   std::vector<StageUnit> stage_units() override;
+  bool synchronize_batch_norm(std::shared_ptr<SumAcrossProcesses> ranks) override;
   const ResNetOptions& options() const { return options_; }
 
  private:
+  std::shared_ptr<SumAcrossProcesses> ranks_;  // sync_batch_norm.h; null = per process
   void init_weights();
   // conv1, bn1, relu, maxpool: (B, 3, H, W) -> (B, 64, H/4, W/4); checks the input first
   torch::Tensor stem(torch::Tensor x);

@@ -5,6 +5,24 @@
 #include "forensight/core/error.h"
 
 namespace forensight::parallel {
+namespace {
+
+// The process group as the in-place sum models/ asks for (synchronised BatchNorm).
+class GroupSum : public SumAcrossProcesses {
+ public:
+  explicit GroupSum(ProcessGroup& group) : group_(group) {}
+  void allreduce_sum(torch::Tensor& tensor) override {
+    torch::Tensor flat = tensor.contiguous();
+    group_.allreduce_sum(flat);
+    if (!flat.is_same(tensor)) tensor.copy_(flat);
+  }
+  int world_size() const override { return group_.size(); }
+
+ private:
+  ProcessGroup& group_;
+};
+
+}  // namespace
 
 Distribution::Distribution(const DistributionOptions& options) : options_(options) {
   FS_CHECK(options.collective_timeout_s > 0, "collective timeout must be > 0 s, got {}",
@@ -15,6 +33,7 @@ Distribution::Distribution(const DistributionOptions& options) : options_(option
       static_cast<int64_t>(options.collective_timeout_s * 1000.0));
   group_options.device = options.device;
   group_ = std::make_unique<ProcessGroup>(options.rendezvous, group_options);
+  batch_norm_ranks_ = std::make_shared<GroupSum>(*group_);
   spdlog::info("rank {} of {} joined at {}:{} (local rank {} of {}, {}; {})", rank(), world_size(),
                options.rendezvous.master_addr, options.rendezvous.master_port,
                options.rendezvous.local_rank, options.rendezvous.local_world_size,

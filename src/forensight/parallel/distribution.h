@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "forensight/core/collective.h"
 #include "forensight/parallel/gradient_reducer.h"
 #include "forensight/parallel/process_group.h"
 #include "forensight/parallel/rendezvous.h"
@@ -40,6 +41,9 @@ class Distribution {
   torch::Device device() const { return options_.device; }
   // The process group, or null for one process.
   ProcessGroup* group() { return group_.get(); }
+  // The in-place sum over the ranks that synchronised BatchNorm uses (--sync-batchnorm); null with
+  // one process.
+  std::shared_ptr<SumAcrossProcesses> batch_norm_ranks() { return batch_norm_ranks_; }
 
   // Start of training: every rank takes rank 0's parameters and buffers (BatchNorm statistics),
   // then gradient hooks are registered on the trainable parameters. The model is on this rank's
@@ -60,6 +64,7 @@ class Distribution {
   DistributionOptions options_;
   std::unique_ptr<ProcessGroup> group_;
   std::unique_ptr<GradientReducer> reducer_;
+  std::shared_ptr<SumAcrossProcesses> batch_norm_ranks_;
 };
 
 }  // namespace forensight::parallel

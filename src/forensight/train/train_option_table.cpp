@@ -86,6 +86,8 @@ std::vector<OptionSpec> train_option_specs(TrainOptions& o) {
       {"ddp-overlap", &o.ddp_overlap,
        "data parallel: all-reduce gradient buckets during backward (off: after it)"},
       {"ddp-bucket-mb", &o.ddp_bucket_mb, "data parallel: gradient bucket size in MB"},
+      {"sync-batchnorm", &o.sync_batchnorm,
+       "data parallel: BatchNorm statistics over every rank's batch (off: each rank's own)"},
   };
 }
 

@@ -68,6 +68,7 @@ struct TrainOptions {
   double collective_timeout_s = 300;  // a dead or hung rank ends the job after this long
   bool ddp_overlap = true;            // all-reduce gradient buckets during backward
   double ddp_bucket_mb = 25;          // gradient bucket size (the first is 1 MB)
+  bool sync_batchnorm = false;        // BatchNorm statistics over every rank's batch
 };
 
 }  // namespace forensight::train

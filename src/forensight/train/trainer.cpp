@@ -190,6 +190,18 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
 
   const data::NormPreset norm = data::parse_norm_preset(options.normalization);
   const bool channels_last_input = input_channels_last(options, device.is_cpu());
+  if (options.sync_batchnorm) {
+    // Stage threads would issue their BatchNorm all-reduces in an order that differs between
+    // ranks, and collectives must come in the same order on every rank.
+    FS_CHECK(options.placement != "pipeline",
+             "--sync-batchnorm cannot be combined with --placement pipeline: its stage threads "
+             "would issue collectives in a different order on each rank; use --placement one or "
+             "naive, or drop --sync-batchnorm");
+    if (distribution.world_size() == 1)
+      spdlog::info("--sync-batchnorm with one process: nothing to synchronise");
+    else if (!model->synchronize_batch_norm(distribution.batch_norm_ranks()))
+      spdlog::info("--sync-batchnorm: {} has no BatchNorm", options.model);
+  }
   // Placement splits the model into stages (timed on an example batch) and moves them to their
   // devices, before the optimiser takes the parameters.
   std::unique_ptr<parallel::Placement> placement;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <climits>
 #include <cstdlib>
 #include <filesystem>
@@ -466,6 +467,34 @@ TEST(DistributedIntegration, SyncBatchNormMatchesOneProcessWithTheDoubleBatch) {
   EXPECT_NE(output.find("--sync-batchnorm cannot be combined with --placement pipeline"),
             std::string::npos)
       << output;
+}
+
+// The three policies compose: data parallel x bf16 x a pipelined, channels-last ResNet trains.
+TEST(DistributedIntegration, DataParallelBf16PipelineTrains) {
+  const std::string dir = forensight::testing::make_test_dir();
+  const std::string data =
+      forensight::testing::write_tiny_dataset(dir + "/data", {.images_per_class = 8});
+  std::string output;
+  ASSERT_EQ(forensight::testing::run_command(
+                launch_command(2, free_port()) +
+                    fmt::format("train --data {} --out {}/run --model resnet18 --image-size 32 "
+                                "--batch-size 4 --epochs 1 --workers 1 --split 1.0/0.0/0.0 "
+                                "--channels-last --amp bf16 --placement pipeline --stages cpu,cpu "
+                                "--micro-batches 2 --log-every-steps 1 --collective-timeout-s 30",
+                                data, dir),
+                &output),
+            0)
+      << output;
+  std::ifstream metrics(dir + "/run/metrics.jsonl");
+  int steps = 0;
+  for (std::string line; std::getline(metrics, line);) {
+    const auto record = nlohmann::json::parse(line);
+    if (record["kind"] != "step") continue;
+    ++steps;
+    EXPECT_TRUE(std::isfinite(record["loss"].get<double>())) << line;
+  }
+  EXPECT_EQ(steps, 2);  // 16 images, 2 ranks x 4
+  EXPECT_TRUE(std::filesystem::exists(dir + "/run/checkpoints/last.pt")) << output;
 }
 
 TEST(DistributedIntegration, LauncherRefusesBadOptions) {

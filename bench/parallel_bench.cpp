@@ -88,16 +88,15 @@ class Bench {
         "train --data {} --out {} --model {} --image-size {} --batch-size {} --max-steps {} "
         "--epochs 100 --split 1.0/0.0/0.0 --hflip-prob 0 --log-every-steps 1 "
         "--checkpoint-every-epochs 0 --workers 1 --normalization {} {}{}",
-        q(data_), q(out), model, o_.image_size_px, o_.batch_size,
-        o_.warmup_steps + o_.timed_steps,
+        q(data_), q(out), model, o_.image_size_px, o_.batch_size, o_.warmup_steps + o_.timed_steps,
         model == "resnet18" ? "imagenet" : "half", from_cache ? "--cache " + q(cache_) + " " : "",
         extra);
     std::string command =
-        ranks == 1
-            ? fmt::format("{} {} --threads {}", q(o_.binary), flags, threads)
-            : fmt::format("{} launch --nproc-per-node {} --threads-per-rank {} --master-port {} "
-                          "-- {}",
-                          q(o_.binary), ranks, threads, free_port(), flags);
+        ranks == 1 ? fmt::format("{} {} --threads {}", q(o_.binary), flags, threads)
+                   : fmt::format(
+                         "{} launch --nproc-per-node {} --threads-per-rank {} --master-port {} "
+                         "-- {}",
+                         q(o_.binary), ranks, threads, free_port(), flags);
     spdlog::info("bench parallel: {} {}", model, name);
     run_shell(command);
     Measured m = read_metrics(out + "/metrics.jsonl", ranks);
@@ -112,16 +111,19 @@ class Bench {
         "--model {} --threads {} --batch {} --image-size {} --warmup {} --steps {} --amp {}{}",
         model, threads, o_.batch_size, o_.image_size_px, o_.warmup_steps, o_.timed_steps, amp,
         model == "resnet18" ? " --channels-last" : "");
-    const std::string script = std::string(FORENSIGHT_SOURCE_DIR) + "/bench/python/parallel_peer.py";
+    const std::string script =
+        std::string(FORENSIGHT_SOURCE_DIR) + "/bench/python/parallel_peer.py";
     const std::string command =
         ranks == 1 ? fmt::format("{} {} {}", q(o_.python), q(script), args)
-                   : fmt::format("OMP_NUM_THREADS={} {} -m torch.distributed.run --nproc-per-node "
-                                 "{} --master-port {} {} {}",
-                                 threads, q(o_.python), ranks, free_port(), q(script), args);
+                   : fmt::format(
+                         "OMP_NUM_THREADS={} {} -m torch.distributed.run --nproc-per-node "
+                         "{} --master-port {} {} {}",
+                         threads, q(o_.python), ranks, free_port(), q(script), args);
     spdlog::info("bench parallel: {} {} (PyTorch)", model, name);
     const std::string output = run_shell(command);
     const size_t start = output.rfind("\n{");
-    const auto json = nlohmann::json::parse(output.substr(start == std::string::npos ? 0 : start + 1));
+    const auto json =
+        nlohmann::json::parse(output.substr(start == std::string::npos ? 0 : start + 1));
     Measured m;
     m.name = name;
     m.images_per_s = json.at("images_per_s").get<double>();
@@ -187,7 +189,8 @@ nlohmann::json ddp_part(Bench& b, const std::string& model) {
   const Measured ddp_jpeg = b.ours("2 ranks x 1 thread, from JPEG files", model, 2, 1, "", false);
   print_row(one, one);
   print_row(one2, one);
-  print_row(ddp, one, fmt::format("(efficiency {:.0f}%)", 50.0 * ddp.images_per_s / one.images_per_s));
+  print_row(ddp, one,
+            fmt::format("(efficiency {:.0f}%)", 50.0 * ddp.images_per_s / one.images_per_s));
   print_row(ddp_no_overlap, one);
   print_row(ddp_jpeg, one);
   const double hidden = ddp_no_overlap.sync_exposed_s > 0
@@ -195,12 +198,13 @@ nlohmann::json ddp_part(Bench& b, const std::string& model) {
                             : 0.0;
   fmt::print("  all-reduce exposed: {:.3f} s/step with overlap, {:.3f} without: {:.0f}% hidden\n",
              ddp.sync_exposed_s, ddp_no_overlap.sync_exposed_s, 100.0 * hidden);
-  nlohmann::json j = {{"ours", {to_json(one), to_json(one2), to_json(ddp), to_json(ddp_no_overlap),
-                                to_json(ddp_jpeg)}},
-                      {"ddp_speedup_vs_1x1", ddp.images_per_s / one.images_per_s},
-                      {"ddp_scaling_efficiency", ddp.images_per_s / (2 * one.images_per_s)},
-                      {"ddp_vs_1x2", ddp.images_per_s / one2.images_per_s},
-                      {"allreduce_hidden_share", hidden}};
+  nlohmann::json j = {
+      {"ours",
+       {to_json(one), to_json(one2), to_json(ddp), to_json(ddp_no_overlap), to_json(ddp_jpeg)}},
+      {"ddp_speedup_vs_1x1", ddp.images_per_s / one.images_per_s},
+      {"ddp_scaling_efficiency", ddp.images_per_s / (2 * one.images_per_s)},
+      {"ddp_vs_1x2", ddp.images_per_s / one2.images_per_s},
+      {"allreduce_hidden_share", hidden}};
   if (!o.skip_python) {
     const Measured py1 = b.python("PyTorch 1 process x 1 thread", model, 1, 1, "off");
     const Measured py_ddp = b.python("PyTorch DDP 2 ranks x 1 thread", model, 2, 1, "off");
@@ -216,22 +220,21 @@ nlohmann::json ddp_part(Bench& b, const std::string& model) {
 
 nlohmann::json pipeline_part(Bench& b, const std::string& model) {
   const auto& o = b.options();
-  fmt::print("\n{}: model placement over 2 CPU stages (batch {}, {} px, {} micro-batches)\n",
-             model, o.batch_size, o.image_size_px, o.micro_batches);
+  fmt::print("\n{}: model placement over 2 CPU stages (batch {}, {} px, {} micro-batches)\n", model,
+             o.batch_size, o.image_size_px, o.micro_batches);
   const Measured one2 = b.ours("one device x 2 threads", model, 1, 2, "");
   const Measured naive =
       b.ours("naive: 2 stages x 1 thread", model, 1, 1, "--placement naive --stages cpu,cpu");
-  const Measured pipe = b.ours(fmt::format("pipeline: 2 stages x 1 thread, M={}", o.micro_batches),
-                               model, 1, 2,
-                               fmt::format("--placement pipeline --stages cpu,cpu --micro-batches {}",
-                                           o.micro_batches));
+  const Measured pipe = b.ours(
+      fmt::format("pipeline: 2 stages x 1 thread, M={}", o.micro_batches), model, 1, 2,
+      fmt::format("--placement pipeline --stages cpu,cpu --micro-batches {}", o.micro_batches));
   print_row(naive, naive);
   print_row(pipe, naive);
   print_row(one2, naive);
-  fmt::print("  pipeline / naive {:.2f}x (ideal {:.2f}x), pipeline / one device x 2 threads {:.2f}x\n",
-             pipe.images_per_s / naive.images_per_s,
-             2.0 * o.micro_batches / (o.micro_batches + 1.0),
-             pipe.images_per_s / one2.images_per_s);
+  fmt::print(
+      "  pipeline / naive {:.2f}x (ideal {:.2f}x), pipeline / one device x 2 threads {:.2f}x\n",
+      pipe.images_per_s / naive.images_per_s, 2.0 * o.micro_batches / (o.micro_batches + 1.0),
+      pipe.images_per_s / one2.images_per_s);
   return {{"ours", {to_json(naive), to_json(pipe), to_json(one2)}},
           {"pipeline_vs_naive", pipe.images_per_s / naive.images_per_s},
           {"pipeline_vs_one_device_2_threads", pipe.images_per_s / one2.images_per_s}};

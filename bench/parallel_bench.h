@@ -19,11 +19,11 @@ namespace forensight::bench {
 struct ParallelBenchOptions {
   std::vector<std::string> models = {"resnet18", "vit-tiny"};
   std::vector<std::string> parts = {"ddp", "pipeline", "amp"};  // which comparisons to run
-  int batch_size = 32;      // per rank, as --batch-size
-  int image_size_px = 224;  // model input side
-  int warmup_steps = 2;     // steps not timed
-  int timed_steps = 6;      // steps whose median is reported
-  int micro_batches = 4;    // pipeline
+  int batch_size = 32;                                          // per rank, as --batch-size
+  int image_size_px = 224;                                      // model input side
+  int warmup_steps = 2;                                         // steps not timed
+  int timed_steps = 6;                                          // steps whose median is reported
+  int micro_batches = 4;                                        // pipeline
   std::string work_dir = "runs/bench-parallel";  // dataset, cache and run directories
   bool skip_python = false;
   std::string python = FORENSIGHT_PYTHON;

@@ -24,8 +24,9 @@ std::string self_executable() {
 void register_launch_command(CLI::App& app) {
   auto options = std::make_shared<parallel::LaunchOptions>();
   auto* cmd = app.add_subcommand(
-      "launch", "Run a data-parallel job's ranks on this node: forensight launch --nproc-per-node "
-                "N [--nnodes K --node-rank R --master-addr A --master-port P] -- train ...");
+      "launch",
+      "Run a data-parallel job's ranks on this node: forensight launch --nproc-per-node "
+      "N [--nnodes K --node-rank R --master-addr A --master-port P] -- train ...");
   cmd->add_option("--nproc-per-node", options->nproc_per_node, "ranks on this node (default 1)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--nnodes", options->nnodes, "nodes in the job (default 1)")
@@ -47,8 +48,7 @@ void register_launch_command(CLI::App& app) {
   cmd->add_option("--grace-seconds", options->grace_seconds,
                   "after a failure or a signal, seconds before the ranks are killed (default 10)")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("command", options->command, "the command each rank runs, after --")
-      ->required();
+  cmd->add_option("command", options->command, "the command each rank runs, after --")->required();
   cmd->callback([options, &app] {
     // A subcommand of ours runs this very executable.
     for (const auto* sub : app.get_subcommands({}))

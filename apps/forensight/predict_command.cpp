@@ -1,8 +1,8 @@
 // forensight predict: checkpoints × images -> P(AI-generated) per image, side by side when several
 // checkpoints are given, with their mean; a table on stdout, JSON or CSV on request.
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include <fstream>
 #include <iostream>
@@ -55,9 +55,9 @@ ImageResult predict_image(std::vector<eval::Detector>& detectors, const std::str
       m["label"] = p.label;
       sum += p.probability_fake;
       ++ok;
-      r.line += fmt::format("  {}: {} P(AI)={:.4f} ({:.1f} ms)", p.model,
-                            p.label == 1 ? "AI-generated" : "real", p.probability_fake,
-                            p.milliseconds);
+      r.line +=
+          fmt::format("  {}: {} P(AI)={:.4f} ({:.1f} ms)", p.model,
+                      p.label == 1 ? "AI-generated" : "real", p.probability_fake, p.milliseconds);
     } else {
       m["error"] = p.error;
       r.line += fmt::format("  {}: unreadable ({})", p.model, p.error);
@@ -100,8 +100,8 @@ void run_predict(PredictCommand& c) {
     results[i] = predict_image(detectors, paths[i], c.threshold);
     if (world > 1) {
       const auto& r = results[i];
-      mine.push_back({{"i", i}, {"row", r.row}, {"line", r.line}, {"csv", r.csv},
-                      {"failed", r.failed}});
+      mine.push_back(
+          {{"i", i}, {"row", r.row}, {"line", r.line}, {"csv", r.csv}, {"failed", r.failed}});
     }
     if (world == 1) std::cout << results[i].line << '\n';  // as it goes, with one process
   }

@@ -23,11 +23,11 @@ double test_accuracy(const std::string& output) {
 TEST(PrecisionIntegration, Bf16ReachesFp32AccuracyOnTheBuiltInSet) {
   const std::string dir = forensight::testing::make_test_dir();
   std::string output;
-  ASSERT_EQ(forensight::testing::run_command(
-                fmt::format("{} data synth --out {}/data --count 160 --size 64", FORENSIGHT_BINARY,
-                            dir),
-                &output),
-            0)
+  ASSERT_EQ(
+      forensight::testing::run_command(
+          fmt::format("{} data synth --out {}/data --count 160 --size 64", FORENSIGHT_BINARY, dir),
+          &output),
+      0)
       << output;
   double accuracy[2] = {0, 0};
   const char* modes[2] = {"off", "bf16"};

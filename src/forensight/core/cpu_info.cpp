@@ -15,8 +15,8 @@ namespace {
 
 // The flags that choose kernels, in the order a summary lists them.
 const std::vector<std::string> kFlagsOfInterest = {
-    "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "avx512_fp16",
-    "avx_vnni", "amx_bf16", "amx_int8"};
+    "avx2",        "fma",         "f16c",     "avx512f",  "avx512bw", "avx512_vnni",
+    "avx512_bf16", "avx512_fp16", "avx_vnni", "amx_bf16", "amx_int8"};
 
 CpuInfo read_cpu_info() {
   CpuInfo info;
@@ -52,7 +52,8 @@ bool CpuInfo::has(const std::string& flag) const {
 
 std::string CpuInfo::summary() const {
   return fmt::format("{}, {} cores, {}", model_name.empty() ? "unknown CPU" : model_name,
-                     logical_cores, flags.empty() ? "no AVX2" : fmt::format("{}", fmt::join(flags, " ")));
+                     logical_cores,
+                     flags.empty() ? "no AVX2" : fmt::format("{}", fmt::join(flags, " ")));
 }
 
 nlohmann::json CpuInfo::to_json() const {

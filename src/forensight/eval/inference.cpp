@@ -41,7 +41,7 @@ InferenceResult run_inference(models::ClassifierImpl& model, data::DataLoader& l
     torch::Tensor probability = fake_probability(logits).cpu().to(torch::kFloat64);  // (B)
     torch::Tensor labels = batch->labels;                                            // (B) int64
     // Per-sample losses (gathered exactly across ranks of a sharded pass); unlabelled rows get NaN.
-    torch::Tensor known = labels.ge(0);                                              // (B) bool
+    torch::Tensor known = labels.ge(0);  // (B) bool
     torch::Tensor sample_loss =
         torch::nn::functional::cross_entropy(
             logits.to(torch::kFloat32), labels.clamp_min(0).to(logits.device()),

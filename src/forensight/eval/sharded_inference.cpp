@@ -18,7 +18,8 @@ InferenceResult gather_inference(const InferenceResult& local, const std::vector
                          {"indices", local.indices},
                          {"seconds", local.seconds}};
   nlohmann::json losses = nlohmann::json::array();
-  for (double l : local.losses) losses.push_back(std::isnan(l) ? nlohmann::json() : nlohmann::json(l));
+  for (double l : local.losses)
+    losses.push_back(std::isnan(l) ? nlohmann::json() : nlohmann::json(l));
   mine["losses"] = std::move(losses);
 
   struct Row {

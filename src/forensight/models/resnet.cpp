@@ -71,7 +71,7 @@ torch::Tensor BasicBlockImpl::forward(torch::Tensor x) {
   // each separate pass is up to ~100 MB of memory traffic per batch of 32.
   torch::Tensor out =
       normalize_relu(conv3x3(x, conv1_->weight, stride_), *bn1_, ranks_);  // (B, C_out, H/s, W/s)
-  out = conv3x3(out, conv2_->weight, /*stride=*/1);                 // (B, C_out, H/s, W/s)
+  out = conv3x3(out, conv2_->weight, /*stride=*/1);                        // (B, C_out, H/s, W/s)
   return normalize_relu(out, *bn2_, ranks_, identity);  // relu(bn2(out) + identity)
 }
 
@@ -153,7 +153,7 @@ torch::Tensor ResNetImpl::stem(torch::Tensor x) {
     // batch 32 and 224 px, docs/RESULTS.md, session 8), and so is our max-pool. The blocks take
     // channels-last from the pooled output, a quarter of the convolution's.
     x = torch::conv2d(x.contiguous(), conv1_->weight.contiguous(), /*bias=*/{}, /*stride=*/2,
-                      /*padding=*/3);              // (B, 64, H/2, W/2)
+                      /*padding=*/3);                     // (B, 64, H/2, W/2)
     x = stem_max_pool(normalize_relu(x, *bn1_, ranks_));  // (B, 64, H/4, W/4)
     return x.contiguous(torch::MemoryFormat::ChannelsLast);
   }

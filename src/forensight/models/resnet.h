@@ -19,7 +19,9 @@ class BasicBlockImpl : public torch::nn::Module {
   // x: (B, in_channels, H, W) -> (B, out_channels, H / stride, W / stride)
   torch::Tensor forward(torch::Tensor x);
   // BatchNorm statistics over the ranks in training (sync_batch_norm.h); null = this process's.
-  void set_batch_norm_ranks(std::shared_ptr<SumAcrossProcesses> ranks) { ranks_ = std::move(ranks); }
+  void set_batch_norm_ranks(std::shared_ptr<SumAcrossProcesses> ranks) {
+    ranks_ = std::move(ranks);
+  }
 
  private:
   int64_t stride_;  // conv1's

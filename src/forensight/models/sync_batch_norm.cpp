@@ -9,7 +9,9 @@ using torch::autograd::AutogradContext;
 using torch::autograd::tensor_list;
 
 // (C) -> (1, C, 1, 1), to broadcast over (B, C, H, W).
-torch::Tensor per_channel(const torch::Tensor& t) { return t.view({1, -1, 1, 1}); }
+torch::Tensor per_channel(const torch::Tensor& t) {
+  return t.view({1, -1, 1, 1});
+}
 
 class SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFunction> {
  public:
@@ -36,21 +38,26 @@ class SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFunc
     const double count = static_cast<double>(ctx->saved_data["global_count"].toInt());
     auto* ranks = reinterpret_cast<SumAcrossProcesses*>(ctx->saved_data["ranks"].toInt());
     const torch::Tensor dy = grad_outputs[0].to(torch::kFloat32);  // (B, C, H, W)
-    const torch::Tensor xhat = (x - mean) * invstd;                 // (B, C, H, W)
+    const torch::Tensor xhat = (x - mean) * invstd;                // (B, C, H, W)
     const std::vector<int64_t> dims = {0, 2, 3};
     // This rank's sums, then the global ones: y's gradient reaches x through the shared mean and
     // variance from every rank's samples.
     const torch::Tensor sum_dy = dy.sum(dims, false, torch::kFloat64);                // (C)
     const torch::Tensor sum_dy_xhat = (dy * xhat).sum(dims, false, torch::kFloat64);  // (C)
-    torch::Tensor global = torch::cat({sum_dy, sum_dy_xhat});                          // (2C)
+    torch::Tensor global = torch::cat({sum_dy, sum_dy_xhat});                         // (2C)
     ranks->allreduce_sum(global);
     const int64_t channels = sum_dy.size(0);
     const torch::Tensor mean_dy = per_channel(global.narrow(0, 0, channels) / count).to(x.dtype());
     const torch::Tensor mean_dy_xhat =
         per_channel(global.narrow(0, channels, channels) / count).to(x.dtype());
     const torch::Tensor dx = (dy - mean_dy - xhat * mean_dy_xhat) * invstd * per_channel(weight);
-    return {dx, sum_dy_xhat.to(weight.dtype()), sum_dy.to(weight.dtype()), torch::Tensor(),
-            torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    return {dx,
+            sum_dy_xhat.to(weight.dtype()),
+            sum_dy.to(weight.dtype()),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor()};
   }
 };
 
@@ -60,10 +67,10 @@ torch::Tensor sync_batch_norm(const torch::Tensor& input, torch::nn::BatchNorm2d
                               SumAcrossProcesses& ranks) {
   FS_CHECK(input.dim() == 4, "sync_batch_norm expects (B, C, H, W), got {} dimensions",
            input.dim());
-  FS_CHECK(bn.options.affine() && bn.options.track_running_stats() &&
-               bn.options.momentum().has_value(),
-           "sync_batch_norm needs a BatchNorm with affine parameters, running statistics and a "
-           "fixed momentum");
+  FS_CHECK(
+      bn.options.affine() && bn.options.track_running_stats() && bn.options.momentum().has_value(),
+      "sync_batch_norm needs a BatchNorm with affine parameters, running statistics and a "
+      "fixed momentum");
   const torch::Tensor x = input.to(torch::kFloat32);  // under autocast the conv gave bf16/fp16
   const std::vector<int64_t> dims = {0, 2, 3};
   // Per-channel sum and sum of squares in float64 (no cancellation worth speaking of at these
@@ -72,16 +79,18 @@ torch::Tensor sync_batch_norm(const torch::Tensor& input, torch::nn::BatchNorm2d
   torch::Tensor stats;
   {
     torch::NoGradGuard no_grad;
-    stats = torch::cat({x.sum(dims, false, torch::kFloat64), x.square().sum(dims, false, torch::kFloat64),
-                        torch::full({1}, static_cast<double>(x.numel() / channels),
-                                    torch::TensorOptions().dtype(torch::kFloat64).device(x.device()))});
+    stats = torch::cat(
+        {x.sum(dims, false, torch::kFloat64), x.square().sum(dims, false, torch::kFloat64),
+         torch::full({1}, static_cast<double>(x.numel() / channels),
+                     torch::TensorOptions().dtype(torch::kFloat64).device(x.device()))});
     ranks.allreduce_sum(stats);
   }
   const double count = stats[2 * channels].item<double>();
   FS_CHECK(count > 1, "sync_batch_norm needs more than one value per channel over all ranks");
-  const torch::Tensor mean = stats.narrow(0, 0, channels) / count;                       // (C)
-  const torch::Tensor var = (stats.narrow(0, channels, channels) / count - mean.square()).clamp_min(0);
-  const torch::Tensor invstd = (var + bn.options.eps()).rsqrt();                           // (C)
+  const torch::Tensor mean = stats.narrow(0, 0, channels) / count;  // (C)
+  const torch::Tensor var =
+      (stats.narrow(0, channels, channels) / count - mean.square()).clamp_min(0);
+  const torch::Tensor invstd = (var + bn.options.eps()).rsqrt();  // (C)
   {
     torch::NoGradGuard no_grad;
     const double momentum = *bn.options.momentum();

@@ -29,8 +29,8 @@ Distribution::Distribution(const DistributionOptions& options) : options_(option
            options.collective_timeout_s);
   if (!options.rendezvous.distributed()) return;
   ProcessGroupOptions group_options;
-  group_options.timeout = std::chrono::milliseconds(
-      static_cast<int64_t>(options.collective_timeout_s * 1000.0));
+  group_options.timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(options.collective_timeout_s * 1000.0));
   group_options.device = options.device;
   group_ = std::make_unique<ProcessGroup>(options.rendezvous, group_options);
   batch_norm_ranks_ = std::make_shared<GroupSum>(*group_);
@@ -62,9 +62,8 @@ void Distribution::attach(torch::nn::Module& model) {
   for (const auto& p : model.parameters())
     if (p.requires_grad()) trainable.push_back(p);
   reducer_ = std::make_unique<GradientReducer>(*group_, trainable, options_.buckets);
-  spdlog::info("data parallel: {} parameters in {} gradient buckets ({} overlap)",
-               trainable.size(), reducer_->bucket_count(),
-               options_.buckets.overlap ? "with" : "without");
+  spdlog::info("data parallel: {} parameters in {} gradient buckets ({} overlap)", trainable.size(),
+               reducer_->bucket_count(), options_.buckets.overlap ? "with" : "without");
 }
 
 void Distribution::begin_backward(int backward_passes) {
@@ -75,7 +74,9 @@ GradientSyncStats Distribution::finish_backward() {
   return reducer_ ? reducer_->finish_step() : GradientSyncStats{};
 }
 
-double Distribution::sum(double value) { return sum(std::vector<double>{value}).front(); }
+double Distribution::sum(double value) {
+  return sum(std::vector<double>{value}).front();
+}
 
 std::vector<double> Distribution::sum(const std::vector<double>& values) {
   if (!group_ || values.empty()) return values;

@@ -68,9 +68,8 @@ GradientReducer::GradientReducer(ProcessGroup& group, std::vector<torch::Tensor>
   }
   for (size_t i = 0; i < parameters_.size(); ++i) {
     const int64_t index = static_cast<int64_t>(i);
-    parameters_[i].register_hook([this, index](const torch::Tensor& grad) {
-      on_gradient(index, grad);
-    });
+    parameters_[i].register_hook(
+        [this, index](const torch::Tensor& grad) { on_gradient(index, grad); });
   }
 }
 
@@ -81,8 +80,7 @@ std::vector<std::vector<int64_t>> GradientReducer::bucket_layout() const {
 }
 
 void GradientReducer::begin_step(int backward_passes) {
-  FS_CHECK(backward_passes >= 1, "backward passes per step must be >= 1, got {}",
-           backward_passes);
+  FS_CHECK(backward_passes >= 1, "backward passes per step must be >= 1, got {}", backward_passes);
   std::lock_guard<std::mutex> lock(mutex_);
   backward_passes_ = backward_passes;
   for (Slot& slot : slots_) slot.arrivals = 0;
@@ -127,7 +125,8 @@ GradientSyncStats GradientReducer::finish_step() {
       // Parameters that took no part in this step's graph contribute zero, as with DDP's
       // find_unused_parameters; every rank must launch every bucket in the same order.
       for (int64_t i : bucket.params)
-        if (slots_[i].arrivals == 0) bucket.flat.narrow(0, slots_[i].offset, slots_[i].numel).zero_();
+        if (slots_[i].arrivals == 0)
+          bucket.flat.narrow(0, slots_[i].offset, slots_[i].numel).zero_();
       launch(bucket);
     }
   }

@@ -1,8 +1,8 @@
 // Data-parallel gradient averaging: gradients gathered into flat buckets in reverse registration
 // order (roughly the order backward produces them), each bucket all-reduced asynchronously as soon
 // as its last gradient arrives, so communication overlaps the rest of the backward pass — the
-// scheme of PyTorch's DDP Reducer (Li et al., VLDB 2020), written here so that its behaviour and its
-// cost are ours to measure. The first bucket is small so that communication starts early.
+// scheme of PyTorch's DDP Reducer (Li et al., VLDB 2020), written here so that its behaviour and
+// its cost are ours to measure. The first bucket is small so that communication starts early.
 #pragma once
 #include <torch/torch.h>
 
@@ -15,8 +15,8 @@
 namespace forensight::parallel {
 
 struct GradientReducerOptions {
-  int64_t first_bucket_bytes = 1 << 20;   // the first bucket to launch (the last layers)
-  int64_t bucket_bytes = 25 << 20;        // every later bucket
+  int64_t first_bucket_bytes = 1 << 20;  // the first bucket to launch (the last layers)
+  int64_t bucket_bytes = 25 << 20;       // every later bucket
   bool overlap = true;  // launch buckets from autograd hooks; false = all after backward
 };
 
@@ -55,12 +55,12 @@ class GradientReducer {
     int64_t bucket = 0;
     int64_t offset = 0;  // in the bucket's flat buffer, in elements
     int64_t numel = 0;
-    int arrivals = 0;    // gradients received this step
+    int arrivals = 0;  // gradients received this step
   };
   struct Bucket {
     torch::Tensor flat;  // (numel) on the parameters' device and dtype: gradients, then their sum
-    std::vector<int64_t> params;   // positions in parameters_
-    int64_t pending = 0;           // gradients still to arrive this step
+    std::vector<int64_t> params;  // positions in parameters_
+    int64_t pending = 0;          // gradients still to arrive this step
     PendingCollective work;
     bool launched = false;
   };
@@ -70,8 +70,8 @@ class GradientReducer {
   ProcessGroup& group_;
   GradientReducerOptions options_;
   std::vector<torch::Tensor> parameters_;
-  torch::Device device_ = torch::kCPU;           // of every parameter and bucket
-  torch::ScalarType dtype_ = torch::kFloat32;    // likewise
+  torch::Device device_ = torch::kCPU;         // of every parameter and bucket
+  torch::ScalarType dtype_ = torch::kFloat32;  // likewise
   std::vector<Slot> slots_;
   std::vector<Bucket> buckets_;
   int backward_passes_ = 1;

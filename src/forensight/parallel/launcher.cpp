@@ -24,7 +24,9 @@ namespace forensight::parallel {
 namespace {
 
 volatile sig_atomic_t g_received_signal = 0;  // the only global: a signal handler's mailbox
-void on_signal(int sig) { g_received_signal = sig; }
+void on_signal(int sig) {
+  g_received_signal = sig;
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -40,7 +42,8 @@ struct Rank {
   int status = 0;
 };
 
-// Writes complete lines of `chunk` to `to`, each behind the rank's prefix; keeps the unfinished tail.
+// Writes complete lines of `chunk` to `to`, each behind the rank's prefix; keeps the unfinished
+// tail.
 void forward_lines(std::string& partial, const char* chunk, size_t size, FILE* to,
                    const std::string& prefix) {
   partial.append(chunk, size);
@@ -103,8 +106,8 @@ std::vector<std::string> rank_environment(const LaunchOptions& o, const Rank& ra
   for (char** e = environ; *e != nullptr; ++e) {
     const std::string entry(*e);
     const std::string name = entry.substr(0, entry.find('='));
-    const bool replaced = std::any_of(ours.begin(), ours.end(),
-                                      [&](const auto& kv) { return kv.first == name; });
+    const bool replaced =
+        std::any_of(ours.begin(), ours.end(), [&](const auto& kv) { return kv.first == name; });
     if (!replaced) env.push_back(entry);
   }
   for (const auto& [name, value] : ours) env.push_back(name + "=" + value);
@@ -211,8 +214,8 @@ AttemptOutcome run_attempt(const LaunchOptions& o, int threads, int restart) {
         outcome.failure = describe_exit(r);
         spdlog::error("launch: {}; stopping the other ranks", outcome.failure);
         signal_all(ranks, SIGTERM);
-        kill_at = Clock::now() + std::chrono::milliseconds(
-                                     static_cast<int64_t>(o.grace_seconds * 1000));
+        kill_at =
+            Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(o.grace_seconds * 1000));
       }
     }
     // 3. Signals to the launcher go to every rank.
@@ -221,8 +224,8 @@ AttemptOutcome run_attempt(const LaunchOptions& o, int threads, int restart) {
       spdlog::warn("launch: received signal {}, forwarding it to the ranks",
                    static_cast<int>(g_received_signal));
       signal_all(ranks, g_received_signal);
-      kill_at = Clock::now() +
-                std::chrono::milliseconds(static_cast<int64_t>(o.grace_seconds * 1000));
+      kill_at =
+          Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(o.grace_seconds * 1000));
     }
     if (kill_at && Clock::now() >= *kill_at) {
       signal_all(ranks, SIGKILL);
@@ -264,7 +267,8 @@ int default_threads_per_rank(int nproc_per_node) {
 }
 
 LaunchResult launch(const LaunchOptions& o) {
-  FS_CHECK(!o.command.empty(), "launch: no command given: forensight launch [options] -- train ...");
+  FS_CHECK(!o.command.empty(),
+           "launch: no command given: forensight launch [options] -- train ...");
   FS_CHECK(o.nproc_per_node >= 1, "launch: --nproc-per-node must be >= 1, got {}",
            o.nproc_per_node);
   FS_CHECK(o.nnodes >= 1, "launch: --nnodes must be >= 1, got {}", o.nnodes);
@@ -282,7 +286,8 @@ LaunchResult launch(const LaunchOptions& o) {
   struct sigaction action {};
   action.sa_handler = on_signal;
   sigemptyset(&action.sa_mask);
-  struct sigaction old_int {}, old_term {};
+  struct sigaction old_int {
+  }, old_term{};
   ::sigaction(SIGINT, &action, &old_int);
   ::sigaction(SIGTERM, &action, &old_term);
   g_received_signal = 0;

@@ -12,23 +12,23 @@
 namespace forensight::parallel {
 
 struct LaunchOptions {
-  int nproc_per_node = 1;    // ranks on this node, >= 1
-  int nnodes = 1;            // nodes in the job
-  int node_rank = 0;         // this node, in [0, nnodes)
+  int nproc_per_node = 1;                 // ranks on this node, >= 1
+  int nnodes = 1;                         // nodes in the job
+  int node_rank = 0;                      // this node, in [0, nnodes)
   std::string master_addr = "127.0.0.1";  // node 0's address (its rank 0 runs the TCPStore)
   int master_port = 29500;
-  int max_restarts = 0;        // restarts of the whole group after a failure
-  int threads_per_rank = 0;    // intra-op threads per rank (0 = cores / nproc_per_node, >= 1)
-  double grace_seconds = 10;   // after SIGTERM, how long ranks get before SIGKILL
+  int max_restarts = 0;       // restarts of the whole group after a failure
+  int threads_per_rank = 0;   // intra-op threads per rank (0 = cores / nproc_per_node, >= 1)
+  double grace_seconds = 10;  // after SIGTERM, how long ranks get before SIGKILL
   // The command each rank runs: a Forensight subcommand ("train", ...) runs this executable;
   // anything else (a path, "python3") runs as it is, found on PATH.
   std::vector<std::string> command;
 };
 
 struct LaunchResult {
-  int exit_code = 0;       // 0 when every rank of the last attempt exited 0
-  int restarts = 0;        // group restarts used
-  std::string failure;     // "rank R exited with code C" / "rank R was killed by signal S"
+  int exit_code = 0;    // 0 when every rank of the last attempt exited 0
+  int restarts = 0;     // group restarts used
+  std::string failure;  // "rank R exited with code C" / "rank R was killed by signal S"
 };
 
 // Runs the job to completion (or to its failure after max_restarts). Throws Error for bad options.

@@ -120,8 +120,8 @@ ProcessGroup::ProcessGroup(const RendezvousInfo& info, const ProcessGroupOptions
   FS_CHECK(info.world_size >= 1 && info.rank >= 0 && info.rank < info.world_size,
            "rank {} is not in [0, {})", info.rank, info.world_size);
   const std::string where = fmt::format("{}:{}", info.master_addr, info.master_port);
-  translate_errors(fmt::format("rendezvous at {} ({} ranks, timeout {} s)", where,
-                               info.world_size, options.timeout.count() / 1000.0),
+  translate_errors(fmt::format("rendezvous at {} ({} ranks, timeout {} s)", where, info.world_size,
+                               options.timeout.count() / 1000.0),
                    info.rank, [&] {
                      c10d::TCPStoreOptions store_options;
                      store_options.port = static_cast<uint16_t>(info.master_port);
@@ -129,7 +129,8 @@ ProcessGroup::ProcessGroup(const RendezvousInfo& info, const ProcessGroupOptions
                      store_options.numWorkers = static_cast<size_t>(info.world_size);
                      store_options.waitWorkers = true;
                      store_options.timeout = options.timeout;
-                     auto tcp = c10::make_intrusive<c10d::TCPStore>(info.master_addr, store_options);
+                     auto tcp =
+                         c10::make_intrusive<c10d::TCPStore>(info.master_addr, store_options);
                      // A restarted group gets fresh keys: the store of the previous attempt may
                      // still be read by a slow peer.
                      impl_->store = c10::make_intrusive<c10d::PrefixStore>(
@@ -171,14 +172,16 @@ ProcessGroup::~ProcessGroup() {
   impl_->nccl.reset();
 }
 
-bool ProcessGroup::has_nccl() const { return impl_->nccl.defined(); }
+bool ProcessGroup::has_nccl() const {
+  return impl_->nccl.defined();
+}
 
 PendingCollective ProcessGroup::allreduce_sum_async(torch::Tensor& tensor) {
   c10d::Backend& backend =
       backend_for(*impl_->gloo, impl_->nccl, tensor, options_.device, "all-reduce");
   auto pending = std::make_shared<PendingCollective::Impl>();
-  pending->what = fmt::format("all-reduce of {} values on {}", tensor.numel(),
-                              tensor.device().str());
+  pending->what =
+      fmt::format("all-reduce of {} values on {}", tensor.numel(), tensor.device().str());
   pending->rank = rank();
   pending->timeout = host_wait_timeout(tensor, options_.timeout);
   pending->work = translate_errors(pending->what, rank(), [&] {
@@ -188,7 +191,9 @@ PendingCollective ProcessGroup::allreduce_sum_async(torch::Tensor& tensor) {
   return PendingCollective(std::move(pending));
 }
 
-void ProcessGroup::allreduce_sum(torch::Tensor& tensor) { allreduce_sum_async(tensor).wait(); }
+void ProcessGroup::allreduce_sum(torch::Tensor& tensor) {
+  allreduce_sum_async(tensor).wait();
+}
 
 void ProcessGroup::broadcast(std::vector<torch::Tensor>& tensors, int root) {
   FS_CHECK(root >= 0 && root < size(), "broadcast root {} is not a rank of [0, {})", root, size());

@@ -12,10 +12,10 @@
 namespace forensight::parallel {
 
 struct RendezvousInfo {
-  int rank = 0;              // global rank in [0, world_size)
-  int world_size = 1;        // processes in the job
-  int local_rank = 0;        // rank on this node (picks the GPU: cuda:local_rank)
-  int local_world_size = 1;  // processes on this node (shares the cores)
+  int rank = 0;                           // global rank in [0, world_size)
+  int world_size = 1;                     // processes in the job
+  int local_rank = 0;                     // rank on this node (picks the GPU: cuda:local_rank)
+  int local_world_size = 1;               // processes on this node (shares the cores)
   std::string master_addr = "127.0.0.1";  // host of rank 0's TCPStore
   int master_port = 29500;                // its port
   int restart_count = 0;  // TORCHELASTIC_RESTART_COUNT: > 0 when the launcher restarted the group

@@ -53,15 +53,15 @@ struct TrainOptions {
   int64_t seed = 0;                    // fixes split, init, shuffling, augmentation
 
   // Execution
-  std::string device = "cpu";  // cpu, cuda, cuda:N
-  int threads = 0;             // intra-op threads (0 = LibTorch's default)
-  int interop_threads = 0;     // inter-op threads (0 = LibTorch's default)
-  int workers = 2;             // loader threads (0 = decode in the training thread)
-  int eval_batch_size = 0;     // 0 = batch_size
+  std::string device = "cpu";     // cpu, cuda, cuda:N
+  int threads = 0;                // intra-op threads (0 = LibTorch's default)
+  int interop_threads = 0;        // inter-op threads (0 = LibTorch's default)
+  int workers = 2;                // loader threads (0 = decode in the training thread)
+  int eval_batch_size = 0;        // 0 = batch_size
   std::string placement = "one";  // model placement: one, naive (stages in turn), pipeline (GPipe)
   std::string stages;             // stage devices, "cpu,cpu" or "cuda:0,cuda:1" (naive, pipeline)
   int micro_batches = 4;          // pipeline: micro-batches per batch, 1..batch_size
-  std::string amp = "off";     // mixed precision: off, bf16 or fp16 (parallel/precision.h)
+  std::string amp = "off";        // mixed precision: off, bf16 or fp16 (parallel/precision.h)
 
   // Distribution (data parallel over the ranks of `forensight launch`, torchrun or srun)
   std::string lr_scaling = "none";    // none, or linear: lr x world size (Goyal et al. 2017)

@@ -90,8 +90,8 @@ parallel::DistributionOptions distribution_options(const TrainOptions& options) 
   d.buckets.overlap = options.ddp_overlap;
   FS_CHECK(options.ddp_bucket_mb > 0, "--ddp-bucket-mb must be > 0, got {}", options.ddp_bucket_mb);
   d.buckets.bucket_bytes = static_cast<int64_t>(options.ddp_bucket_mb * (1 << 20));
-  d.buckets.first_bucket_bytes = std::min<int64_t>(d.buckets.first_bucket_bytes,
-                                                   d.buckets.bucket_bytes);
+  d.buckets.first_bucket_bytes =
+      std::min<int64_t>(d.buckets.first_bucket_bytes, d.buckets.bucket_bytes);
   return d;
 }
 
@@ -114,8 +114,9 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
   parallel::Precision precision(
       parallel::PrecisionOptions{.mode = parallel::parse_amp_mode(options.amp), .device = device});
   if (precision.mode() == parallel::AmpMode::kFp16 && device.is_cpu())
-    spdlog::warn("--amp fp16 on the CPU: LibTorch has no fast fp16 convolutions here (measured "
-                 "~60x slower than fp32 for ResNet18); bf16 is the CPU's reduced precision");
+    spdlog::warn(
+        "--amp fp16 on the CPU: LibTorch has no fast fp16 convolutions here (measured "
+        "~60x slower than fp32 for ResNet18); bf16 is the CPU's reduced precision");
   FS_CHECK(options.lr_scaling == "none" || options.lr_scaling == "linear",
            "unknown --lr-scaling '{}': valid choices are none, linear", options.lr_scaling);
   const double lr_factor = options.lr_scaling == "linear" ? distribution.world_size() : 1.0;
@@ -206,8 +207,8 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
   // devices, before the optimiser takes the parameters.
   std::unique_ptr<parallel::Placement> placement;
   {
-    const parallel::PlacementOptions placement_options = parallel::parse_placement_options(
-        options.placement, options.stages, options.micro_batches);
+    const parallel::PlacementOptions placement_options =
+        parallel::parse_placement_options(options.placement, options.stages, options.micro_batches);
     torch::Tensor example;
     if (placement_options.kind != "one") {
       example = torch::randn({options.batch_size, 3, options.image_size_px, options.image_size_px},
@@ -262,9 +263,10 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
       // floor(k * W / M) batches (the few samples of a partial batch are seen again).
       const int64_t consumed = progress.batch_in_epoch * checkpoint.world_size;
       progress.batch_in_epoch = consumed / distribution.world_size();
-      spdlog::info("the checkpoint was written by {} ranks, this run has {}: resuming the epoch at "
-                   "its batch {}",
-                   checkpoint.world_size, distribution.world_size(), progress.batch_in_epoch);
+      spdlog::info(
+          "the checkpoint was written by {} ranks, this run has {}: resuming the epoch at "
+          "its batch {}",
+          checkpoint.world_size, distribution.world_size(), progress.batch_in_epoch);
     }
     spdlog::info("resuming {} at epoch {}, batch {}, step {}", options.out_dir, progress.epoch + 1,
                  progress.batch_in_epoch, progress.step);
@@ -424,13 +426,14 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
     record.update(gpu_memory_record(device));
     if (!val.empty()) record["val"] = val;
     if (is_main) metrics->write(record);
-    if (is_main) spdlog::info(
-        "epoch {}: train loss {:.4f} acc {:.4f}{} ({:.1f} s, {:.1f} img/s, {} skipped)", epoch + 1,
-        record["train_loss"].get<double>(), record["train_accuracy"].get<double>(),
-        val.empty() ? std::string()
-                    : fmt::format(", val loss {:.4f} acc {:.4f}", val["loss"].get<double>(),
-                                  val["accuracy"].get<double>()),
-        epoch_s, record["images_per_s"].get<double>(), skipped_files);
+    if (is_main)
+      spdlog::info(
+          "epoch {}: train loss {:.4f} acc {:.4f}{} ({:.1f} s, {:.1f} img/s, {} skipped)",
+          epoch + 1, record["train_loss"].get<double>(), record["train_accuracy"].get<double>(),
+          val.empty() ? std::string()
+                      : fmt::format(", val loss {:.4f} acc {:.4f}", val["loss"].get<double>(),
+                                    val["accuracy"].get<double>()),
+          epoch_s, record["images_per_s"].get<double>(), skipped_files);
 
     // Checkpoints: best by the early-stop metric, last, and every N epochs.
     if (!val.empty()) {

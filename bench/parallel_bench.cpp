@@ -1,10 +1,7 @@
 #include "bench/parallel_bench.h"
 
 #include <fmt/format.h>
-#include <netinet/in.h>
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -16,6 +13,7 @@
 #include "bench/statistics.h"
 #include "forensight/core/cpu_info.h"
 #include "forensight/core/error.h"
+#include "forensight/core/process.h"
 
 namespace forensight::bench {
 namespace {
@@ -43,18 +41,6 @@ std::string run_shell(const std::string& command) {
   FS_CHECK(status == 0, "benchmark command failed (exit status {}): {}\noutput:\n{}", status,
            command, output);
   return output;
-}
-
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
 }
 
 class Bench {

@@ -17,7 +17,7 @@ APT_PACKAGES=(
 )
 PIP_PACKAGES=(
   "torch==${TORCH_VERSION}" "torchvision==${TORCHVISION_VERSION}"
-  pillow numpy scikit-learn safetensors
+  pillow numpy scikit-learn safetensors "transformers==5.24.0" "matplotlib==3.11.2"
 )
 
 missing=()
@@ -32,14 +32,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The stamp holds the package list it was made with, so adding a package here updates old venvs.
 stamp="$VENV/.forensight-ok"
-if [ ! -f "$stamp" ]; then
+wanted="${PIP_PACKAGES[*]}"
+if [ ! -x "$VENV/bin/python" ]; then
   echo "bootstrap: creating Python environment $VENV (torch ${TORCH_VERSION}; first time only)" >&2
   PY="${FORENSIGHT_PYTHON:-python3}"
   "$PY" -m venv "$VENV" 2>/dev/null || { "$PY" -m pip install -q virtualenv && "$PY" -m virtualenv -q "$VENV"; }
   "$VENV/bin/python" -m pip install -q --upgrade pip
+fi
+if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+  echo "bootstrap: installing Python packages into $VENV: $wanted" >&2
   "$VENV/bin/python" -m pip install -q "${PIP_PACKAGES[@]}"
   "$VENV/bin/python" -c "import torch, torchvision; print('bootstrap: torch', torch.__version__, 'torchvision', torchvision.__version__)" >&2
-  touch "$stamp"
+  printf '%s\n' "$wanted" > "$stamp"
 fi
 echo "$VENV"

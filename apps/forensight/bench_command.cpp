@@ -14,6 +14,7 @@
 #include "bench/train_step_bench.h"
 #include "commands.h"
 #include "forensight/core/error.h"
+#include "forensight/core/process.h"
 
 namespace forensight::app {
 namespace {
@@ -161,10 +162,7 @@ void register_bench_parallel(CLI::App& group) {
   cmd->add_option("--python", options->python, "Python with torch for the peers");
   cmd->add_flag("--no-python", options->skip_python, "skip the PyTorch peers (no ratios to them)");
   cmd->callback([options, json_path] {
-    char path[4096];
-    const ssize_t n = ::readlink("/proc/self/exe", path, sizeof(path) - 1);
-    FS_CHECK(n > 0, "bench parallel: cannot find this executable (/proc/self/exe)");
-    options->binary.assign(path, static_cast<size_t>(n));
+    options->binary = self_executable();
     write_json(*json_path, bench::run_parallel_bench(*options));
   });
 }

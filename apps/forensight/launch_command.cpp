@@ -1,25 +1,12 @@
 // forensight launch: start this node's ranks of a data-parallel job (parallel/launcher.h).
 //   forensight launch --nproc-per-node 2 -- train --preset resnet18-cpu --data d --out runs/r
 // A Forensight subcommand after `--` runs this executable; anything else runs as it is.
-#include <unistd.h>
-
-#include <climits>
-
 #include "commands.h"
 #include "forensight/core/error.h"
+#include "forensight/core/process.h"
 #include "forensight/parallel/launcher.h"
 
 namespace forensight::app {
-namespace {
-
-std::string self_executable() {
-  char path[PATH_MAX];
-  const ssize_t n = ::readlink("/proc/self/exe", path, sizeof(path) - 1);
-  FS_CHECK(n > 0, "launch: cannot find this executable's path (/proc/self/exe)");
-  return std::string(path, static_cast<size_t>(n));
-}
-
-}  // namespace
 
 void register_launch_command(CLI::App& app) {
   auto options = std::make_shared<parallel::LaunchOptions>();

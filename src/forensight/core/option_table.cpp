@@ -280,7 +280,9 @@ nlohmann::json yaml_to_json(const YAML::Node& node, const std::string& origin) {
   return text;
 }
 
-nlohmann::json read_config(const std::filesystem::path& path) {
+}  // namespace
+
+nlohmann::json read_config_file(const std::filesystem::path& path) {
   FS_CHECK(std::filesystem::is_regular_file(path), "config file '{}' does not exist",
            path.string());
   std::string extension = path.extension().string();
@@ -308,8 +310,6 @@ nlohmann::json read_config(const std::filesystem::path& path) {
   if (object.is_null()) return nlohmann::json::object();  // an empty YAML file
   return object;
 }
-
-}  // namespace
 
 const char* to_string(OptionSource source) {
   switch (source) {
@@ -414,7 +414,7 @@ void OptionTable::resolve() {
 }
 
 void OptionTable::apply_config_file(const std::filesystem::path& path) {
-  apply_json(read_config(path), "config file '" + path.string() + "'");
+  apply_json(read_config_file(path), "config file '" + path.string() + "'");
 }
 
 void OptionTable::apply_json(const nlohmann::json& object, const std::string& origin) {

@@ -35,6 +35,11 @@ struct OptionSpec {
 enum class OptionSource { kDefault, kConfig, kEnvironment, kCommandLine };
 const char* to_string(OptionSource source);
 
+// Reads a YAML (.yaml, .yml) or JSON (.json) file into JSON (an empty file is an empty object);
+// YAML's plain scalars are typed as YAML 1.2's core schema types them. Throws Error naming the file
+// and what is wrong with it.
+nlohmann::json read_config_file(const std::filesystem::path& path);
+
 class OptionTable {
  public:
   // `command` names the table in messages ("train"). Throws Error on a malformed table: duplicate

@@ -71,6 +71,7 @@ nlohmann::json summarize(const InferenceResult& inference, double threshold) {
   nlohmann::json auc = std::isfinite(m.roc_auc) ? nlohmann::json(m.roc_auc) : nlohmann::json();
   return {{"loss", inference.mean_loss},
           {"accuracy", m.accuracy},
+          {"macro_f1", std::isfinite(m.macro_f1) ? nlohmann::json(m.macro_f1) : nlohmann::json()},
           {"roc_auc", auc},
           {"count", m.count},
           {"skipped", inference.skipped}};

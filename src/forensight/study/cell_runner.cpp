@@ -1,0 +1,292 @@
+#include "forensight/study/cell_runner.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "forensight/core/error.h"
+#include "forensight/core/process.h"
+
+namespace forensight::study {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string number(double v) {
+  return fmt::format("{}", v);
+}
+
+// The stage devices of a placement over two devices: two CPU stages, or two GPUs (one GPU twice
+// when there is only one, which runs but overlaps nothing).
+std::string stage_devices(const StudyConfig& config, const Machine& machine) {
+  if (config.device != "cuda") return "cpu,cpu";
+  return machine.gpus >= 2 ? "cuda:0,cuda:1" : "cuda:0,cuda:0";
+}
+
+// The ViT shape (hidden, layers, heads, MLP) of a Forensight preset, for the Python original.
+std::vector<std::string> vit_shape_flags(const std::string& model) {
+  if (model == "vit-tiny")
+    return {"--vit-hidden", "192", "--vit-layers", "12", "--vit-heads", "3", "--vit-mlp", "768"};
+  if (model == "vit-small")
+    return {"--vit-hidden", "384", "--vit-layers", "12", "--vit-heads", "6", "--vit-mlp", "1536"};
+  return {"--vit-hidden", "768", "--vit-layers", "12", "--vit-heads", "12", "--vit-mlp", "3072"};
+}
+
+CellCommand forensight_command(const Cell& cell, const StudyConfig& config,
+                               const StudyInputs& inputs, const Machine& machine) {
+  const StudyModel& m = config.models[cell.model];
+  const CellSettings& s = cell.settings;
+  const std::string run = cell_dir(inputs, cell) + "/run";
+  std::vector<std::string> train = {"train",
+                                    "--data",
+                                    inputs.data,
+                                    "--out",
+                                    run,
+                                    "--model",
+                                    m.model,
+                                    "--image-size",
+                                    std::to_string(m.image_size_px),
+                                    "--batch-size",
+                                    std::to_string(m.batch_size),
+                                    "--epochs",
+                                    std::to_string(config.epochs),
+                                    "--max-steps",
+                                    std::to_string(config.max_steps),
+                                    "--split",
+                                    inputs.split_specs[cell.model],
+                                    "--seed",
+                                    std::to_string(config.seed),
+                                    "--init",
+                                    inputs.init_weights[cell.model],
+                                    "--normalization",
+                                    m.normalization,
+                                    "--optimizer",
+                                    config.optimizer,
+                                    "--lr",
+                                    number(config.lr),
+                                    "--workers",
+                                    std::to_string(s.workers),
+                                    "--amp",
+                                    s.amp,
+                                    "--placement",
+                                    s.placement,
+                                    "--device",
+                                    config.device,
+                                    "--hflip-prob",
+                                    "0",
+                                    "--checkpoint-every-epochs",
+                                    "0",
+                                    "--log-every-steps",
+                                    "0"};
+  if (s.placement != "one") {
+    train.insert(train.end(), {"--stages", stage_devices(config, machine)});
+    if (s.placement == "pipeline")
+      train.insert(train.end(), {"--micro-batches", std::to_string(config.micro_batches)});
+  }
+  CellCommand command;
+  if (s.ranks == 1) {
+    command.argv = {inputs.binary};
+    command.argv.insert(command.argv.end(), train.begin(), train.end());
+    command.argv.insert(command.argv.end(), {"--threads", std::to_string(s.threads)});
+  } else {
+    command.argv = {inputs.binary,
+                    "launch",
+                    "--nproc-per-node",
+                    std::to_string(s.ranks),
+                    "--threads-per-rank",
+                    std::to_string(s.threads),
+                    "--master-port",
+                    std::to_string(free_port()),
+                    "--"};
+    command.argv.insert(command.argv.end(), train.begin(), train.end());
+  }
+  return command;
+}
+
+CellCommand python_command(const Cell& cell, const StudyConfig& config, const StudyInputs& inputs) {
+  const StudyModel& m = config.models[cell.model];
+  const CellSettings& s = cell.settings;
+  const std::string script = std::string(FORENSIGHT_SOURCE_DIR) + "/bench/python/original.py";
+  std::vector<std::string> args = {script,
+                                   "--manifest",
+                                   inputs.split_csvs[cell.model],
+                                   "--model",
+                                   m.key,
+                                   "--init",
+                                   inputs.init_weights[cell.model],
+                                   "--image-size",
+                                   std::to_string(m.image_size_px),
+                                   "--batch-size",
+                                   std::to_string(m.batch_size),
+                                   "--epochs",
+                                   std::to_string(config.epochs),
+                                   "--max-steps",
+                                   std::to_string(config.max_steps),
+                                   "--optimizer",
+                                   config.optimizer,
+                                   "--lr",
+                                   number(config.lr),
+                                   "--threads",
+                                   std::to_string(s.threads),
+                                   "--workers",
+                                   std::to_string(s.workers),
+                                   "--amp",
+                                   s.amp,
+                                   "--placement",
+                                   s.placement,
+                                   "--device",
+                                   config.device,
+                                   "--seed",
+                                   std::to_string(config.seed),
+                                   "--out",
+                                   cell_dir(inputs, cell) + "/result.json"};
+  if (m.key == "vit") {
+    const auto shape = vit_shape_flags(m.model);
+    args.insert(args.end(), shape.begin(), shape.end());
+  }
+  CellCommand command;
+  command.environment = {"OMP_NUM_THREADS=" + std::to_string(s.threads)};
+  if (s.ranks == 1) {
+    command.argv = {inputs.python};
+  } else {
+    command.argv = {inputs.python,
+                    "-m",
+                    "torch.distributed.run",
+                    "--nproc-per-node",
+                    std::to_string(s.ranks),
+                    "--master-port",
+                    std::to_string(free_port())};
+  }
+  command.argv.insert(command.argv.end(), args.begin(), args.end());
+  return command;
+}
+
+// The last epoch record of a Forensight run's metrics.jsonl.
+void read_forensight_figures(const std::string& run_dir, CellRecord& r) {
+  const std::string path = run_dir + "/metrics.jsonl";
+  std::ifstream in(path);
+  FS_CHECK(in.good(), "the run wrote no metrics at '{}'", path);
+  nlohmann::json last;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    auto record = nlohmann::json::parse(line);
+    if (record.value("kind", "") == "epoch") last = std::move(record);
+  }
+  FS_CHECK(!last.is_null(), "'{}' holds no epoch record", path);
+  r.epoch_s = last.at("epoch_s").get<double>();
+  r.images_per_s = last.at("images_per_s").get<double>();
+  r.peak_rss_mb = last.at("peak_rss_bytes").get<double>() / (1 << 20);
+  if (last.contains("gpu_peak_allocated_bytes"))
+    r.peak_gpu_mb = last["gpu_peak_allocated_bytes"].get<double>() / (1 << 20);
+  FS_CHECK(last.contains("val"), "'{}': the run had no validation split", path);
+  r.val_accuracy = last["val"].at("accuracy").get<double>();
+  const auto& f1 = last["val"].value("macro_f1", nlohmann::json());
+  r.val_macro_f1 = f1.is_number() ? f1.get<double>() : 0.0;  // null: one class only in val
+}
+
+void read_python_figures(const std::string& path, CellRecord& r) {
+  std::ifstream in(path);
+  FS_CHECK(in.good(), "the Python original wrote no result at '{}'", path);
+  const auto j = nlohmann::json::parse(in);
+  r.epoch_s = j.at("epoch_s").get<double>();
+  r.images_per_s = j.at("images_per_s").get<double>();
+  r.peak_rss_mb = j.at("peak_rss_bytes").get<double>() / (1 << 20);
+  if (j.contains("peak_gpu_bytes") && j["peak_gpu_bytes"].is_number())
+    r.peak_gpu_mb = j["peak_gpu_bytes"].get<double>() / (1 << 20);
+  r.val_accuracy = j.at("val_accuracy").get<double>();
+  r.val_macro_f1 = j.at("val_macro_f1").get<double>();
+}
+
+}  // namespace
+
+std::string cell_dir(const StudyInputs& inputs, const Cell& cell) {
+  return inputs.out_dir + "/cells/" + cell_folder(cell.id);
+}
+
+CellCommand cell_command(const Cell& cell, const StudyConfig& config, const StudyInputs& inputs) {
+  return cell.engine == "python" ? python_command(cell, config, inputs)
+                                 : forensight_command(cell, config, inputs, inputs.machine);
+}
+
+CellRecord run_cell(const Cell& cell, const StudyConfig& config, const StudyInputs& inputs) {
+  CellRecord r;
+  r.cell = cell;
+  const std::string dir = cell_dir(inputs, cell);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  r.log = dir + "/log.txt";
+  try {
+    const CellCommand command = cell_command(cell, config, inputs);
+    r.command = shell_join(command.argv);
+    std::ofstream(r.log) << "$ " << r.command << "\n";
+    ProcessOptions options;
+    options.environment = command.environment;
+    options.log_path = r.log;
+    options.timeout_s = config.cell_timeout_s;
+    const ProcessResult p = run_process(command.argv, options);
+    r.seconds = p.seconds;
+    FS_CHECK(!p.timed_out, "timed out after {} s (cell-timeout-s)", config.cell_timeout_s);
+    FS_CHECK(p.exit_code == 0, "exit status {}; the log ends:\n{}", p.exit_code,
+             tail_of_file(r.log, 1500));
+    if (cell.engine == "python")
+      read_python_figures(dir + "/result.json", r);
+    else
+      read_forensight_figures(dir + "/run", r);
+    r.status = "ok";
+  } catch (const std::exception& e) {
+    r.status = "failed";
+    r.error = e.what();
+  }
+  return r;
+}
+
+nlohmann::json to_json(const CellRecord& r) {
+  const CellSettings& s = r.cell.settings;
+  return {{"id", r.cell.id},
+          {"model_index", r.cell.model},
+          {"engine", r.cell.engine},
+          {"axis", r.cell.axis},
+          {"threads", s.threads},
+          {"workers", s.workers},
+          {"ranks", s.ranks},
+          {"amp", s.amp},
+          {"placement", s.placement},
+          {"status", r.status},
+          {"error", r.error},
+          {"epoch_s", r.epoch_s},
+          {"images_per_s", r.images_per_s},
+          {"peak_rss_mb", r.peak_rss_mb},
+          {"peak_gpu_mb", r.peak_gpu_mb >= 0 ? nlohmann::json(r.peak_gpu_mb) : nlohmann::json()},
+          {"val_accuracy", r.val_accuracy},
+          {"val_macro_f1", r.val_macro_f1},
+          {"seconds", r.seconds},
+          {"command", r.command},
+          {"log", r.log}};
+}
+
+CellRecord record_from_json(const nlohmann::json& j) {
+  CellRecord r;
+  r.cell.id = j.at("id").get<std::string>();
+  r.cell.model = j.at("model_index").get<size_t>();
+  r.cell.engine = j.at("engine").get<std::string>();
+  r.cell.axis = j.at("axis").get<std::string>();
+  r.cell.settings = {j.at("threads").get<int>(), j.at("workers").get<int>(),
+                     j.at("ranks").get<int>(), j.at("amp").get<std::string>(),
+                     j.at("placement").get<std::string>()};
+  r.status = j.at("status").get<std::string>();
+  r.error = j.at("error").get<std::string>();
+  r.epoch_s = j.at("epoch_s").get<double>();
+  r.images_per_s = j.at("images_per_s").get<double>();
+  r.peak_rss_mb = j.at("peak_rss_mb").get<double>();
+  r.peak_gpu_mb = j.at("peak_gpu_mb").is_number() ? j["peak_gpu_mb"].get<double>() : -1;
+  r.val_accuracy = j.at("val_accuracy").get<double>();
+  r.val_macro_f1 = j.at("val_macro_f1").get<double>();
+  r.seconds = j.at("seconds").get<double>();
+  r.command = j.at("command").get<std::string>();
+  r.log = j.at("log").get<std::string>();
+  return r;
+}
+
+}  // namespace forensight::study

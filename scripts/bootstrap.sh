@@ -14,10 +14,13 @@ APT_PACKAGES=(
   libturbojpeg0-dev libpng-dev libwebp-dev zlib1g-dev libcairo2-dev libjemalloc-dev
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libcpp-httplib-dev libgloo-dev
   libgtest-dev mate-backgrounds
+  # the web app: Bootstrap and Chart.js (built into `forensight serve`); its browser test and PDF check
+  libjs-bootstrap5 libjs-chart.js chromium chromium-driver poppler-utils
 )
 PIP_PACKAGES=(
   "torch==${TORCH_VERSION}" "torchvision==${TORCHVISION_VERSION}"
   pillow numpy scikit-learn safetensors "transformers==5.24.0" "matplotlib==3.11.2"
+  "selenium==4.51.0"  # drives Debian's chromium in tests/serve/browser_test.py
 )
 
 missing=()

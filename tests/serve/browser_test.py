@@ -196,7 +196,28 @@ def check(condition, message):
 
 
 def console_errors(driver):
-    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    """SEVERE console entries, but the one the refused upload causes on purpose (a 4xx answer)."""
+    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"
+            and not re.search(r"/v1/detect - Failed to load resource: .* status of 4\d\d",
+                              entry["message"])]
+
+
+def test_refused_upload(driver, work):
+    """A file that is not an image: the server refuses it and the page shows why."""
+    from selenium.webdriver.common.by import By
+
+    by_id = lambda name: driver.find_element(By.ID, name)  # noqa: E731
+    bogus = os.path.join(work, "notes.jpg")
+    with open(bogus, "w") as f:
+        f.write("not an image at all")
+    by_id("file-input").send_keys(bogus)
+    wait_for("#analyze to be enabled", lambda: by_id("analyze").is_enabled())
+    by_id("analyze").click()
+    alert = wait_for("the error alert", lambda: by_id("error-alert").is_displayed()
+                     and by_id("error-alert").text)
+    check("notes.jpg" in alert and "image" in alert, f"the alert reads {alert!r}")
+    check(not by_id("verdict-card").is_displayed(), "a verdict for a refused file")
+    log(f"refused upload: {alert!r}")
 
 
 def test_single(driver, url, image, screenshot):
@@ -224,6 +245,7 @@ def test_single(driver, url, image, screenshot):
           f"confidence {match.group(1)} vs the API's {expected_confidence:.2f}")
     check(re.fullmatch(r"\d+(\.\d+)? ms", elapsed), f"#verdict-time reads {elapsed!r}")
 
+    check(not by_id("error-alert").is_displayed(), "the error alert stayed after a good analysis")
     rows = driver.find_elements(By.CSS_SELECTOR, "#model-results tbody tr")
     check(len(rows) == len(p_models), f"{len(rows)} model rows for {len(p_models)} models")
     chart = driver.execute_script(
@@ -249,6 +271,15 @@ def test_batch(driver, images):
     by_id = lambda name: driver.find_element(By.ID, name)  # noqa: E731
     by_id("tab-batch").click()
     wait_for("the batch tab", lambda: by_id("batch-input").is_displayed())
+    # Drag and drop: a drop event carrying two files selects them.
+    driver.execute_script("""
+        const transfer = new DataTransfer();
+        for (const name of ['a.png', 'b.png'])
+          transfer.items.add(new File([new Uint8Array([137, 80, 78, 71])], name, {type: 'image/png'}));
+        document.getElementById('batch-drop').dispatchEvent(
+            new DragEvent('drop', {dataTransfer: transfer, bubbles: true, cancelable: true}));""")
+    check(by_id("batch-selected").text == "2 images selected",
+          f"after a drop of 2 files: {by_id('batch-selected').text!r}")
     by_id("batch-input").send_keys("\n".join(images))
     wait_for("#batch-run to be enabled", lambda: by_id("batch-run").is_enabled())
     by_id("batch-run").click()
@@ -342,6 +373,7 @@ def main():
 
         single = os.path.abspath(args.single) if args.single else images[0]
         batch = images[-args.batch_size:]
+        test_refused_upload(driver, work)
         test_single(driver, url, single, args.screenshot)
         test_batch(driver, batch)
         test_exports(driver, downloads, [os.path.basename(p) for p in [single, *batch]])

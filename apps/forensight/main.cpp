@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   forensight::app::register_bench_command(app);
   forensight::app::register_launch_command(app);
   forensight::app::register_study_command(app);
+  forensight::app::register_serve_command(app);
 
   try {
     // CLI11 would only say "a subcommand is required" for a mistyped command: name it instead.

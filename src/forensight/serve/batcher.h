@@ -1,0 +1,109 @@
+// One model's dynamic batcher: HTTP threads submit preprocessed images, one worker thread gathers
+// whatever arrives within max_wait_ms (up to max_batch images) into one forward pass and hands
+// each waiting request its own probability. The queue is bounded, so an overloaded server says so
+// at once (QueueFullError -> 503) instead of queueing work it will never finish in time; a
+// request whose deadline passed while it waited is answered without running (DeadlineError).
+#pragma once
+#include <torch/torch.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "forensight/core/error.h"
+#include "forensight/eval/detector.h"
+
+namespace forensight::serve {
+
+class Metrics;
+
+struct BatcherOptions {
+  int max_batch = 8;    // images per forward pass, >= 1 (1 = every request runs alone)
+  int max_wait_ms = 5;  // how long the oldest queued image waits for company, >= 0
+  int queue_size = 64;  // images waiting at most, >= 1; a submit beyond it is refused
+  // Tests only: the worker sleeps this long before each forward pass (after the deadline check),
+  // which makes the queue-full and deadline paths reachable with a tiny model. 0 in production.
+  int worker_delay_ms = 0;
+};
+
+struct BatchResult {
+  double probability_fake = 0.0;  // P(AI-generated)
+  double queue_ms = 0.0;          // from submit until the forward pass began
+  double compute_ms = 0.0;        // the forward pass, shared by the whole batch
+  int batch_size = 0;             // images in that forward pass
+};
+
+// The queue holds queue_size images already: try again later (HTTP 503 + Retry-After).
+class QueueFullError : public Error {
+ public:
+  using Error::Error;
+};
+// The request's deadline passed before its forward pass could begin (HTTP 503).
+class DeadlineError : public Error {
+ public:
+  using Error::Error;
+};
+// The batcher is stopping and takes nothing more (HTTP 503).
+class ShutdownError : public Error {
+ public:
+  using Error::Error;
+};
+
+class Batcher {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // `detector` must outlive the batcher; only the worker thread runs its model. `name` labels the
+  // metrics. The worker starts at once and first runs one warm-up forward (see warmed()).
+  Batcher(eval::Detector& detector, std::string name, BatcherOptions options, Metrics* metrics);
+  ~Batcher();  // stop(/*cancel_queued=*/true)
+  Batcher(const Batcher&) = delete;
+  Batcher& operator=(const Batcher&) = delete;
+
+  // input: (1, 3, H, W) as eval::preprocess_bytes(detector, ...) returns it. Throws QueueFullError
+  // when queue_size images wait already and ShutdownError after stop(). The future throws
+  // DeadlineError when `deadline` passed before the forward pass began, ShutdownError when stop()
+  // cancelled the queue, and the forward pass's own error if it failed.
+  std::future<BatchResult> submit(torch::Tensor input, Clock::time_point deadline);
+
+  const std::string& name() const { return name_; }
+  const eval::Detector& detector() const { return detector_; }
+  bool warmed() const;         // the warm-up forward has run (and succeeded)
+  size_t queue_depth() const;  // images waiting, not counting the batch being computed
+
+  // Takes no more images; runs what is queued (or, with cancel_queued, answers it with
+  // ShutdownError), then joins the worker. Idempotent.
+  void stop(bool cancel_queued = false);
+
+ private:
+  struct Item {
+    torch::Tensor input;  // (1, 3, H, W)
+    Clock::time_point enqueued;
+    Clock::time_point deadline;
+    std::promise<BatchResult> promise;
+  };
+
+  void run_worker();
+  void warm_up();
+  void run_batch(std::vector<Item>& batch);
+
+  eval::Detector& detector_;
+  std::string name_;
+  BatcherOptions options_;
+  Metrics* metrics_;  // may be null
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Item> queue_;
+  bool stopping_ = false;
+  bool cancel_queued_ = false;
+  bool warmed_ = false;
+  std::thread worker_;
+};
+
+}  // namespace forensight::serve

@@ -1,0 +1,77 @@
+// `forensight serve`'s HTTP service: the detectors `predict` runs (eval::load_detector: folded
+// fp32 or int8 on the CPU, CUDA when asked), one dynamic batcher per model, and the routes:
+//   POST /v1/detect, POST /v1/detect/batch, GET /v1/models, POST /v1/report,
+//   GET /healthz, GET /readyz, GET /metrics, GET / (the embedded web app).
+// Bad input never hurts the server: bodies are size-limited before they are stored, images are
+// checked before they are decoded, every failure is a JSON answer with a status, and nothing is
+// served from the disk. httplib stays inside server.cpp, so including this costs nothing.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace forensight::serve {
+
+struct ServerOptions {
+  std::vector<std::string> checkpoints;  // one model each, at least one
+  std::string host = "127.0.0.1";        // a non-loopback host needs api_key
+  int port = 8080;                       // 0 = a free port the kernel picks (see Server::port)
+  std::string api_key;                   // "" = no check; required beyond loopback
+  std::string device = "cpu";            // cpu, cuda, cuda:N
+  std::string precision = "auto";        // auto, fp32, int8 (as `predict --precision`)
+  double threshold = 0.5;                // P(AI-generated) at or above which label = 1
+
+  int max_batch = 8;        // images per forward pass (1 = no batching)
+  int max_wait_ms = 5;      // how long the first queued image waits for a batch to fill
+  int queue_size = 64;      // images queued per model at most; beyond it: 503 + Retry-After
+  int deadline_ms = 10000;  // a request not started within this is answered 503 without running
+
+  int max_body_mb = 20;               // larger bodies: 413, drained but never stored
+  double max_megapixels = 40.0;       // larger images (by their header): 422, never decoded
+  int max_batch_images = 64;          // images per /v1/detect/batch request
+  int http_threads = 16;              // connections served at once
+  int io_timeout_s = 10;              // one read or write on a socket, then the connection closes
+  int keep_alive_s = 5;               // an idle keep-alive connection closes after this
+  int keep_alive_max_requests = 100;  // requests per connection
+  double grace_s = 10.0;              // stop(): in-flight requests finish within this
+
+  // Tests only: each model's worker sleeps this long before every forward pass (see
+  // BatcherOptions).
+  int worker_delay_ms = 0;
+};
+
+class Server {
+ public:
+  // Loads every checkpoint and starts each model's batcher (which warms its model up in the
+  // background: ready() turns true when all have). Throws Error on a bad option or checkpoint,
+  // and for a non-loopback host without an API key.
+  explicit Server(ServerOptions options);
+  ~Server();  // stop()
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds host:port and serves on background threads; returns once connections are accepted.
+  // Throws Error when the address cannot be bound.
+  void start();
+  int port() const;    // the bound port (the kernel's choice when options.port was 0)
+  bool ready() const;  // every model warmed up and not shutting down: what /readyz says
+
+  // Stops accepting, lets in-flight requests finish for up to grace_s, answers whatever is still
+  // queued with 503, and joins every thread. Returns false when the grace period ran out.
+  // Safe to call from any thread, more than once.
+  bool stop();
+  // Blocks until stop() (from another thread) has finished.
+  void wait();
+
+  // What GET /v1/models answers: one object per model.
+  nlohmann::json models_json() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace forensight::serve

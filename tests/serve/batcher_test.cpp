@@ -1,0 +1,126 @@
+// serve/batcher: images queued together run as one forward pass and each gets its own answer
+// (equal to the single-image path's), a full queue refuses at once, an expired deadline is
+// answered without running, and stop() runs or cancels what is queued.
+#include "forensight/serve/batcher.h"
+
+#include <gtest/gtest.h>
+
+#include "forensight/serve/metrics.h"
+#include "serve_support.h"
+
+namespace forensight::serve {
+namespace {
+
+using testing::ServeFixture;
+
+torch::Tensor input_of(const eval::Detector& detector, const std::string& image) {
+  return eval::preprocess_bytes(
+      detector, std::span(reinterpret_cast<const uint8_t*>(image.data()), image.size()));
+}
+
+Batcher::Clock::time_point in_seconds(double s) {
+  return Batcher::Clock::now() +
+         std::chrono::duration_cast<Batcher::Clock::duration>(std::chrono::duration<double>(s));
+}
+
+void wait_warmed(const Batcher& batcher) {
+  for (int i = 0; i < 6000 && !batcher.warmed(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(batcher.warmed());
+}
+
+TEST(ServeBatcherTest, QueuedImagesShareOneForwardAndGetTheirOwnAnswers) {
+  const auto& f = ServeFixture::get();
+  for (const auto& checkpoint : f.checkpoints) {
+    eval::Detector detector = eval::load_detector(checkpoint, torch::kCPU);
+    Metrics metrics;
+    Batcher batcher(detector, detector.name(), {.max_batch = 8, .max_wait_ms = 500}, &metrics);
+    wait_warmed(batcher);
+    std::vector<std::future<BatchResult>> results;
+    for (const auto& image : f.images)
+      results.push_back(batcher.submit(input_of(detector, image), in_seconds(30)));
+    const auto& reference = f.reference.at(detector.name());
+    for (size_t i = 0; i < results.size(); ++i) {
+      const BatchResult r = results[i].get();
+      EXPECT_EQ(r.batch_size, 8) << detector.name() << " image " << i;
+      EXPECT_NEAR(r.probability_fake, reference[i], 1e-5) << detector.name() << " image " << i;
+      EXPECT_GE(r.queue_ms, 0.0);
+      EXPECT_GT(r.compute_ms, 0.0);
+    }
+    EXPECT_NE(metrics.render({}).find("forensight_batch_size_count{model=\"" + detector.name() +
+                                      "\"} 1\n"),
+              std::string::npos);
+  }
+}
+
+TEST(ServeBatcherTest, MaxBatchOneRunsEveryImageAlone) {
+  const auto& f = ServeFixture::get();
+  eval::Detector detector = eval::load_detector(f.checkpoints[0], torch::kCPU);
+  Batcher batcher(detector, "m", {.max_batch = 1, .max_wait_ms = 50}, nullptr);
+  std::vector<std::future<BatchResult>> results;
+  for (int i = 0; i < 3; ++i)
+    results.push_back(batcher.submit(input_of(detector, f.images[i]), in_seconds(30)));
+  for (int i = 0; i < 3; ++i) {
+    const BatchResult r = results[i].get();
+    EXPECT_EQ(r.batch_size, 1);
+    EXPECT_NEAR(r.probability_fake, f.reference.at("resnet18")[i], 1e-5);
+  }
+}
+
+TEST(ServeBatcherTest, FullQueueIsRefusedAtOnce) {
+  const auto& f = ServeFixture::get();
+  eval::Detector detector = eval::load_detector(f.checkpoints[0], torch::kCPU);
+  Batcher batcher(detector, "m",
+                  {.max_batch = 1, .max_wait_ms = 0, .queue_size = 2, .worker_delay_ms = 300},
+                  nullptr);
+  wait_warmed(batcher);
+  const torch::Tensor x = input_of(detector, f.images[0]);
+  auto running = batcher.submit(x, in_seconds(30));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // taken: the worker sleeps
+  auto queued1 = batcher.submit(x, in_seconds(30));
+  auto queued2 = batcher.submit(x, in_seconds(30));
+  EXPECT_EQ(batcher.queue_depth(), 2u);
+  EXPECT_THROW(batcher.submit(x, in_seconds(30)), QueueFullError);
+  EXPECT_NO_THROW(running.get());
+  EXPECT_NO_THROW(queued1.get());
+  EXPECT_NO_THROW(queued2.get());
+}
+
+TEST(ServeBatcherTest, ExpiredDeadlineIsAnsweredWithoutRunning) {
+  const auto& f = ServeFixture::get();
+  eval::Detector detector = eval::load_detector(f.checkpoints[0], torch::kCPU);
+  Metrics metrics;
+  Batcher batcher(detector, "m", {}, &metrics);
+  wait_warmed(batcher);
+  auto late = batcher.submit(input_of(detector, f.images[0]), in_seconds(-0.001));
+  EXPECT_THROW(late.get(), DeadlineError);
+  EXPECT_EQ(metrics.render({}).find("forensight_batch_size_count"), std::string::npos)
+      << "an expired image must not run";
+}
+
+TEST(ServeBatcherTest, StopRunsWhatIsQueuedOrCancelsIt) {
+  const auto& f = ServeFixture::get();
+  eval::Detector detector = eval::load_detector(f.checkpoints[0], torch::kCPU);
+  const torch::Tensor x = input_of(detector, f.images[0]);
+  {
+    Batcher batcher(detector, "m", {.max_batch = 1, .worker_delay_ms = 50}, nullptr);
+    std::vector<std::future<BatchResult>> results;
+    for (int i = 0; i < 3; ++i) results.push_back(batcher.submit(x, in_seconds(30)));
+    batcher.stop();
+    for (auto& r : results) EXPECT_NO_THROW(r.get());
+    EXPECT_THROW(batcher.submit(x, in_seconds(30)), ShutdownError);
+  }
+  {
+    Batcher batcher(detector, "m", {.max_batch = 1, .worker_delay_ms = 200}, nullptr);
+    wait_warmed(batcher);
+    std::vector<std::future<BatchResult>> results;
+    for (int i = 0; i < 3; ++i) results.push_back(batcher.submit(x, in_seconds(30)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    batcher.stop(/*cancel_queued=*/true);
+    EXPECT_NO_THROW(results[0].get());  // already running: it finishes
+    EXPECT_THROW(results[2].get(), ShutdownError);
+  }
+}
+
+}  // namespace
+}  // namespace forensight::serve

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -199,6 +200,25 @@ void read_python_figures(const std::string& path, CellRecord& r) {
   r.val_macro_f1 = j.at("val_macro_f1").get<double>();
 }
 
+// One line that says why a cell failed: the last line of its log that reports an error (ours
+// print "error: ...", Python "SomethingError: ..."), else its last line.
+std::string reason_in_log(const std::string& log) {
+  const std::string tail = tail_of_file(log, 4000);
+  std::string last;
+  size_t end = tail.size();
+  while (end > 0) {
+    const size_t begin = tail.rfind('\n', end - 1);
+    const size_t from = begin == std::string::npos ? 0 : begin + 1;
+    const std::string line = tail.substr(from, end - from);
+    if (last.empty() && !line.empty()) last = line;
+    if (line.find("error") != std::string::npos || line.find("Error") != std::string::npos)
+      return line;
+    if (from == 0) break;
+    end = from - 1;
+  }
+  return last.empty() ? "(the log is empty)" : last;
+}
+
 }  // namespace
 
 std::string cell_dir(const StudyInputs& inputs, const Cell& cell) {
@@ -228,8 +248,7 @@ CellRecord run_cell(const Cell& cell, const StudyConfig& config, const StudyInpu
     const ProcessResult p = run_process(command.argv, options);
     r.seconds = p.seconds;
     FS_CHECK(!p.timed_out, "timed out after {} s (cell-timeout-s)", config.cell_timeout_s);
-    FS_CHECK(p.exit_code == 0, "exit status {}; the log ends:\n{}", p.exit_code,
-             tail_of_file(r.log, 1500));
+    FS_CHECK(p.exit_code == 0, "exit status {}: {}", p.exit_code, reason_in_log(r.log));
     if (cell.engine == "python")
       read_python_figures(dir + "/result.json", r);
     else
@@ -238,6 +257,7 @@ CellRecord run_cell(const Cell& cell, const StudyConfig& config, const StudyInpu
   } catch (const std::exception& e) {
     r.status = "failed";
     r.error = e.what();
+    std::replace(r.error.begin(), r.error.end(), '\n', ' ');  // one line in the CSV and report
   }
   return r;
 }

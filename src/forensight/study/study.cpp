@@ -94,18 +94,19 @@ void write_split_csv(const data::Dataset& dataset, const data::Split& split,
 }
 
 // The data every cell reads: the built-in set made once, or the user's folder / manifest.
-std::string prepare_data(const StudyConfig& config, const StudyOptions& options) {
+std::string prepare_data(const StudyConfig& config, const StudyOptions& options,
+                         const std::string& out_dir) {
   if (config.data != "builtin") {
     FS_CHECK(fs::exists(config.data), "the study's data '{}' does not exist", config.data);
     return fs::absolute(config.data).string();
   }
-  const fs::path dir = fs::path(options.out_dir) / "data";
+  const fs::path dir = fs::path(out_dir) / "data";
   const fs::path stamp = dir / ".complete";
   if (!fs::exists(stamp)) {
     spdlog::info("study: making the built-in set ({} images of {} px) in {}", config.builtin_count,
                  config.builtin_size_px, dir.string());
     fs::remove_all(dir);
-    const std::string log = (fs::path(options.out_dir) / "data-synth.log").string();
+    const std::string log = (fs::path(out_dir) / "data-synth.log").string();
     const std::vector<std::string> argv = {options.binary,
                                            "data",
                                            "synth",
@@ -221,7 +222,7 @@ StudyResults run_study(const StudyOptions& options) {
   }
 
   inputs.machine = this_machine(config);
-  inputs.data = prepare_data(config, options);
+  inputs.data = prepare_data(config, options, inputs.out_dir);
   prepare_models(config, inputs);
 
   const Grid grid = expand_grid(config, inputs.machine);

@@ -222,8 +222,13 @@ std::vector<std::string> draw_plots(const std::string& python, const std::string
   const size_t start = tail.rfind("{\"plots\"");
   FS_CHECK(start != std::string::npos, "plot_study.py printed no list of plots:\n{}", tail);
   std::vector<std::string> plots;
-  for (const auto& p : nlohmann::json::parse(tail.substr(start)).at("plots"))
-    plots.push_back(fs::relative(p.get<std::string>(), out_dir).string());
+  const std::string prefix = out_dir + "/";
+  const nlohmann::json listed = nlohmann::json::parse(tail.substr(start));
+  for (const auto& p : listed.at("plots")) {
+    std::string path = p.get<std::string>();
+    if (path.starts_with(prefix)) path.erase(0, prefix.size());
+    plots.push_back(path);
+  }
   return plots;
 }
 

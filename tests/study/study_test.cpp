@@ -227,3 +227,22 @@ TEST(StudyIntegration, TwoSettingGridWritesResultsReportAndPlotAndResumes) {
 
 }  // namespace
 }  // namespace forensight::study
+
+namespace forensight::study {
+namespace {
+
+// The Python original starts from Forensight's weights: its mapping of torchvision's ViT names onto
+// Hugging Face's must give the same logits (and ResNet18's load as they are).
+TEST(StudyPythonOriginal, StartsFromTheSameWeightsAsForensight) {
+  for (const std::string model : {"vit", "resnet18"}) {
+    const std::string command = fmt::format(
+        "{} {}/bench/python/original.py --self-check --model {} --image-size 32 "
+        "--vit-hidden 192 --vit-layers 2 --vit-heads 3 --vit-mlp 768 --patch 8",
+        FORENSIGHT_PYTHON, FORENSIGHT_SOURCE_DIR, model);
+    std::string output;
+    EXPECT_EQ(forensight::testing::run_command(command, &output), 0) << command << "\n" << output;
+  }
+}
+
+}  // namespace
+}  // namespace forensight::study

@@ -162,12 +162,16 @@ TEST(ServePdfReport, LongAndNonAsciiFileNamesFit) {
   Json report;
   report["analyses"].push_back(analysis(std::string(300, 'x') + ".jpg", true, 0.7));
   report["analyses"].push_back(analysis("photo_\u00e9t\u00e9_\u65e5\u672c.jpg", false, 0.2));
+  std::string accents;
+  for (int i = 0; i < 2000; ++i) accents += "\u00e9";
+  report["analyses"].push_back(analysis(accents, false, 0.3));
   const std::string pdf = render_pdf_report(report);
   ASSERT_TRUE(pdf.starts_with("%PDF-"));
   if (!have_pdftotext()) GTEST_SKIP() << "pdftotext (poppler-utils) is not installed";
   const std::string text = pdf_text(pdf);
   EXPECT_NE(text.find("xxxxxxxx\u2026"), std::string::npos) << text;
   EXPECT_NE(text.find("photo_\u00e9t\u00e9"), std::string::npos) << text;
+  EXPECT_NE(text.find("\u00e9\u00e9\u2026"), std::string::npos) << text;  // cut between characters
 }
 
 }  // namespace

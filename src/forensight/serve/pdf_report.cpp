@@ -217,13 +217,13 @@ double text_width(cairo_t* cr, const std::string& text) {
 
 // `text` cut at a UTF-8 character boundary, with an ellipsis, to fit `max_width`.
 std::string fit(cairo_t* cr, const std::string& text, double max_width) {
-  if (text_width(cr, text) <= max_width) return text;
-  std::string cut = text;
+  constexpr std::size_t kMaxBytes = 256;  // no column holds more: bounds the measuring below
+  if (text.size() <= kMaxBytes && text_width(cr, text) <= max_width) return text;
+  std::string cut = text.substr(0, kMaxBytes + 1);
   while (!cut.empty()) {
-    cut.pop_back();
+    // Drop the last character whole: its continuation bytes, then its first byte.
     while (!cut.empty() && (static_cast<unsigned char>(cut.back()) & 0xC0) == 0x80) cut.pop_back();
-    if (!cut.empty() && (static_cast<unsigned char>(cut.back()) & 0x80))
-      continue;  // a lead byte left without its continuation bytes
+    if (!cut.empty()) cut.pop_back();
     if (text_width(cr, cut + "\u2026") <= max_width) return cut + "\u2026";
   }
   return "\u2026";

@@ -35,52 +35,45 @@ std::vector<std::string> vit_shape_flags(const std::string& model) {
   return {"--vit-hidden", "768", "--vit-layers", "12", "--vit-heads", "12", "--vit-mlp", "3072"};
 }
 
+// The flags both engines take under the same names: what every cell of a model shares (data
+// aside: the split and the starting weights are passed to each in its own form).
+std::vector<std::string> shared_flags(const Cell& cell, const StudyConfig& config,
+                                      const StudyInputs& inputs) {
+  const StudyModel& m = config.models[cell.model];
+  const CellSettings& s = cell.settings;
+  return {"--init",       inputs.init_weights[cell.model],
+          "--image-size", std::to_string(m.image_size_px),
+          "--batch-size", std::to_string(m.batch_size),
+          "--epochs",     std::to_string(config.epochs),
+          "--max-steps",  std::to_string(config.max_steps),
+          "--seed",       std::to_string(config.seed),
+          "--optimizer",  config.optimizer,
+          "--lr",         number(config.lr),
+          "--workers",    std::to_string(s.workers),
+          "--amp",        s.amp,
+          "--placement",  s.placement,
+          "--device",     config.device};
+}
+
+template <typename... Lists>
+std::vector<std::string> concat(const Lists&... lists) {
+  std::vector<std::string> out;
+  (out.insert(out.end(), lists.begin(), lists.end()), ...);
+  return out;
+}
+
 CellCommand forensight_command(const Cell& cell, const StudyConfig& config,
                                const StudyInputs& inputs, const Machine& machine) {
   const StudyModel& m = config.models[cell.model];
   const CellSettings& s = cell.settings;
-  const std::string run = cell_dir(inputs, cell) + "/run";
-  std::vector<std::string> train = {"train",
-                                    "--data",
-                                    inputs.data,
-                                    "--out",
-                                    run,
-                                    "--model",
-                                    m.model,
-                                    "--image-size",
-                                    std::to_string(m.image_size_px),
-                                    "--batch-size",
-                                    std::to_string(m.batch_size),
-                                    "--epochs",
-                                    std::to_string(config.epochs),
-                                    "--max-steps",
-                                    std::to_string(config.max_steps),
-                                    "--split",
-                                    inputs.split_specs[cell.model],
-                                    "--seed",
-                                    std::to_string(config.seed),
-                                    "--init",
-                                    inputs.init_weights[cell.model],
-                                    "--normalization",
-                                    m.normalization,
-                                    "--optimizer",
-                                    config.optimizer,
-                                    "--lr",
-                                    number(config.lr),
-                                    "--workers",
-                                    std::to_string(s.workers),
-                                    "--amp",
-                                    s.amp,
-                                    "--placement",
-                                    s.placement,
-                                    "--device",
-                                    config.device,
-                                    "--hflip-prob",
-                                    "0",
-                                    "--checkpoint-every-epochs",
-                                    "0",
-                                    "--log-every-steps",
-                                    "0"};
+  std::vector<std::string> train = concat(
+      std::vector<std::string>{"train", "--data", inputs.data, "--out",
+                               cell_dir(inputs, cell) + "/run", "--model", m.model, "--split",
+                               inputs.split_specs[cell.model], "--normalization", m.normalization},
+      shared_flags(cell, config, inputs),
+      // As the seed's transform: no flips. Only the figures are wanted, not checkpoints per epoch.
+      std::vector<std::string>{"--hflip-prob", "0", "--checkpoint-every-epochs", "0",
+                               "--log-every-steps", "0"});
   if (s.placement != "one") {
     train.insert(train.end(), {"--stages", stage_devices(config, machine)});
     if (s.placement == "pipeline")
@@ -88,20 +81,14 @@ CellCommand forensight_command(const Cell& cell, const StudyConfig& config,
   }
   CellCommand command;
   if (s.ranks == 1) {
-    command.argv = {inputs.binary};
-    command.argv.insert(command.argv.end(), train.begin(), train.end());
-    command.argv.insert(command.argv.end(), {"--threads", std::to_string(s.threads)});
+    command.argv = concat(std::vector<std::string>{inputs.binary}, train,
+                          std::vector<std::string>{"--threads", std::to_string(s.threads)});
   } else {
-    command.argv = {inputs.binary,
-                    "launch",
-                    "--nproc-per-node",
-                    std::to_string(s.ranks),
-                    "--threads-per-rank",
-                    std::to_string(s.threads),
-                    "--master-port",
-                    std::to_string(free_port()),
-                    "--"};
-    command.argv.insert(command.argv.end(), train.begin(), train.end());
+    command.argv = concat(std::vector<std::string>{inputs.binary, "launch", "--nproc-per-node",
+                                                   std::to_string(s.ranks), "--threads-per-rank",
+                                                   std::to_string(s.threads), "--master-port",
+                                                   std::to_string(free_port()), "--"},
+                          train);
   }
   return command;
 }
@@ -109,58 +96,24 @@ CellCommand forensight_command(const Cell& cell, const StudyConfig& config,
 CellCommand python_command(const Cell& cell, const StudyConfig& config, const StudyInputs& inputs) {
   const StudyModel& m = config.models[cell.model];
   const CellSettings& s = cell.settings;
-  const std::string script = std::string(FORENSIGHT_SOURCE_DIR) + "/bench/python/original.py";
-  std::vector<std::string> args = {script,
-                                   "--manifest",
-                                   inputs.split_csvs[cell.model],
-                                   "--model",
-                                   m.key,
-                                   "--init",
-                                   inputs.init_weights[cell.model],
-                                   "--image-size",
-                                   std::to_string(m.image_size_px),
-                                   "--batch-size",
-                                   std::to_string(m.batch_size),
-                                   "--epochs",
-                                   std::to_string(config.epochs),
-                                   "--max-steps",
-                                   std::to_string(config.max_steps),
-                                   "--optimizer",
-                                   config.optimizer,
-                                   "--lr",
-                                   number(config.lr),
-                                   "--threads",
-                                   std::to_string(s.threads),
-                                   "--workers",
-                                   std::to_string(s.workers),
-                                   "--amp",
-                                   s.amp,
-                                   "--placement",
-                                   s.placement,
-                                   "--device",
-                                   config.device,
-                                   "--seed",
-                                   std::to_string(config.seed),
-                                   "--out",
-                                   cell_dir(inputs, cell) + "/result.json"};
-  if (m.key == "vit") {
-    const auto shape = vit_shape_flags(m.model);
-    args.insert(args.end(), shape.begin(), shape.end());
-  }
+  std::vector<std::string> args = concat(
+      std::vector<std::string>{std::string(FORENSIGHT_SOURCE_DIR) + "/bench/python/original.py",
+                               "--manifest", inputs.split_csvs[cell.model], "--model", m.key,
+                               "--threads", std::to_string(s.threads), "--out",
+                               cell_dir(inputs, cell) + "/result.json"},
+      shared_flags(cell, config, inputs));
+  if (m.key == "vit") args = concat(args, vit_shape_flags(m.model));
   CellCommand command;
   command.environment = {"OMP_NUM_THREADS=" + std::to_string(s.threads)};
-  if (s.ranks == 1) {
-    command.argv = {inputs.python};
-  } else {
-    command.argv = {inputs.python,
-                    "-m",
-                    "torch.distributed.run",
-                    "--nproc-per-node",
-                    std::to_string(s.ranks),
-                    "--master-port",
-                    std::to_string(free_port())};
-  }
-  command.argv.insert(command.argv.end(), args.begin(), args.end());
+  command.argv = s.ranks == 1 ? std::vector<std::string>{inputs.python}
+                              : std::vector<std::string>{inputs.python,
+                                                         "-m",
+                                                         "torch.distributed.run",
+                                                         "--nproc-per-node",
+                                                         std::to_string(s.ranks),
+                                                         "--master-port",
+                                                         std::to_string(free_port())};
+  command.argv = concat(command.argv, args);
   return command;
 }
 

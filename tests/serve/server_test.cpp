@@ -206,7 +206,7 @@ TEST(ServeServerTest, BadInputIsAnsweredWithAJsonError) {
   expect_error(client.Post("/v1/detect", truncated_png, "image/png"), 422, "header");
   expect_error(client.Post("/v1/detect", f.images[0], "image/jpeg"), 422, "megapixels");
   expect_error(client.Post("/v1/detect", std::string(1536 * 1024, 'x'), "image/jpeg"), 413,
-               "--max-body-mb");
+               "1 MiB (--max-body-mb)");
   expect_error(client.Post("/v1/detect", httplib::MultipartFormDataItems{{"a", "b", "", ""}}), 400,
                "no image");
   auto wrong_method = client.Get("/v1/detect");

@@ -1,6 +1,6 @@
 // Bearer-token checks for the API when the server listens beyond loopback. The comparison takes
-// the same time whatever the token holds, so that timing answers cannot recover the key byte by
-// byte (compare against a hash-length-independent loop, never std::string's early-exit ==).
+// the same time wherever the token differs from the key, so that response times cannot recover
+// the key byte by byte (std::string's == stops at the first difference).
 #pragma once
 #include <string>
 #include <string_view>

@@ -276,10 +276,11 @@ void Server::Impl::configure_http() {
     t_request_start = {};
     t_route.clear();
   });
-  // httplib's own refusals (a malformed request line, a URI too long) come without a body.
+  // httplib's own refusals (a malformed request line, a URI too long) come without a body; ours
+  // all have a Content-Type (send_error_and_close's body is not in res.body yet).
   http.set_error_handler(
       httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
-        if (!res.body.empty() || res.has_header("Content-Length"))
+        if (!res.body.empty() || res.has_header("Content-Type"))
           return httplib::Server::HandlerResponse::Unhandled;
         send_error(res, res.status, status_text(res.status));
         return httplib::Server::HandlerResponse::Handled;

@@ -26,8 +26,9 @@
 namespace forensight::testing {
 
 // An untrained `model` (resnet18, vit-tiny) at 32 px, saved as a checkpoint at `path`.
+// int8_ranges: calibration as `forensight quantize` stores it (ResNet: (28, 2)), or undefined.
 inline std::string write_serve_checkpoint(const std::string& path, const std::string& model,
-                                          int64_t seed) {
+                                          int64_t seed, torch::Tensor int8_ranges = {}) {
   train::TrainOptions options;
   options.model = model;
   options.image_size_px = 32;
@@ -36,6 +37,7 @@ inline std::string write_serve_checkpoint(const std::string& path, const std::st
   auto net = models::create_model(train::model_options(options));
   train::Checkpoint checkpoint;
   checkpoint.config_json = train::train_options_to_json(options).dump();
+  checkpoint.int8_ranges = int8_ranges;
   train::save_checkpoint(path, *net, nullptr, checkpoint);
   return path;
 }

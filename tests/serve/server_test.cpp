@@ -10,6 +10,7 @@
 #include <random>
 
 #include "../support/error_of.h"
+#include "forensight/models/int8_resnet.h"
 #include "serve_support.h"
 
 namespace forensight::serve {
@@ -275,6 +276,35 @@ TEST(ServeServerTest, ManyClientsAtOnceGetTheirOwnImagesAnswers) {
   EXPECT_TRUE(failures.empty()) << failures.size() << " failures, first: " << failures[0];
   EXPECT_EQ(answered.load(), kThreads * kRequestsPerThread);
   EXPECT_GT(max_batch_seen.load(), 1) << "16 concurrent clients never shared a forward pass";
+}
+
+// A calibrated ResNet runs as int8 on the pixels, as `predict` runs it: batched answers equal its.
+TEST(ServeServerTest, Int8CheckpointAnswersAsPredictDoes) {
+  if (!models::int8_inference_available()) GTEST_SKIP() << "no quantized engine";
+  const auto& f = ServeFixture::get();
+  const std::string checkpoint =
+      testing::write_serve_checkpoint(f.dir + "/int8.pt", "resnet18", 3,
+                                      torch::tensor({0.0, 4.0}, torch::kFloat64).repeat({28, 1}));
+  eval::Detector detector = eval::load_detector(checkpoint, torch::kCPU);
+  ASSERT_EQ(detector.precision, "int8");
+  ServerOptions o = options_for_tests();
+  o.checkpoints = {checkpoint};
+  o.max_wait_ms = 200;  // the batch request's images share passes
+  Running r(o);
+  auto res = client_of(r.port()).Post("/v1/detect/batch", parts_of(f.images));
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  const auto answer = json_of(res);
+  ASSERT_EQ(answer["results"].size(), f.images.size());
+  for (size_t i = 0; i < f.images.size(); ++i) {
+    const auto& m = answer["results"][i]["models"][0];
+    EXPECT_EQ(m["precision"], "int8");
+    EXPECT_GT(m["batch_size"].get<int>(), 1);
+    const auto p = eval::predict_bytes(
+        detector,
+        std::span(reinterpret_cast<const uint8_t*>(f.images[i].data()), f.images[i].size()), "x");
+    EXPECT_NEAR(m["probability_fake"].get<double>(), p.probability_fake, 1e-5) << "image " << i;
+  }
 }
 
 TEST(ServeServerTest, FullQueueAnswers503WithRetryAfter) {

@@ -157,6 +157,28 @@ TEST(ServeServerTest, DetectAnswersEveryModelAndTheirMean) {
       << unknown->body;
 }
 
+// One checkpoint twice (an ensemble of one architecture): named apart, one decode, same answers.
+TEST(ServeServerTest, RepeatedModelsAreNamedApart) {
+  ServerOptions o = options_for_tests();
+  o.checkpoints = {o.checkpoints[0], o.checkpoints[0]};
+  Running r(o);
+  auto client = client_of(r.port());
+  auto models = client.Get("/v1/models");
+  ASSERT_TRUE(models);
+  EXPECT_EQ(json_of(models)["models"][1]["name"], "resnet18-2") << models->body;
+  auto res = client.Post("/v1/detect?models=resnet18-2", ServeFixture::get().images[1], "");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  const auto answer = json_of(res);
+  EXPECT_NEAR(answer["models"][0]["probability_fake"].get<double>(),
+              ServeFixture::get().reference.at("resnet18")[1], 1e-5);
+  auto both = client.Post("/v1/detect", ServeFixture::get().images[1], "");
+  ASSERT_TRUE(both);
+  ASSERT_EQ(both->status, 200) << both->body;
+  const auto b = json_of(both);
+  EXPECT_EQ(b["models"][0]["probability_fake"], b["models"][1]["probability_fake"]);
+}
+
 TEST(ServeServerTest, BatchAnswersEveryImageInOrderAndBadOnesAlone) {
   Running r(options_for_tests());
   auto client = client_of(r.port());

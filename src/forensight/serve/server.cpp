@@ -101,6 +101,17 @@ std::vector<std::string> split_names(const std::string& list) {
   return names;
 }
 
+// Everything eval::preprocess_bytes reads of a detector: two detectors with the same signature get
+// the same input tensor from the same bytes.
+std::string preprocessing_signature(const eval::Detector& d) {
+  const data::TransformOptions& t = d.transform;
+  return fmt::format("{} {} {} {} {} {} {} {} {} {} {} {} {} {}", t.image_size_px,
+                     static_cast<int>(t.size_mode), t.resize_px, t.max_pixels, t.hflip_prob,
+                     t.blur_prob, t.jpeg_prob, t.degradation.active(),
+                     static_cast<int>(d.normalization), d.channels_last, d.raw_pixels,
+                     d.device.str(), t.degradation.jpeg_quality, t.degradation.downscale);
+}
+
 // The reason for the refusals httplib makes on its own (before any route runs).
 std::string status_text(int status) {
   switch (status) {
@@ -541,17 +552,26 @@ Server::Impl::ImageJob Server::Impl::submit_image(std::string_view bytes, std::s
                      fmt::format("the image is {}x{} = {:.1f} megapixels, over the limit of "
                                  "{} (--max-megapixels)",
                                  info.width, info.height, pixels / 1e6, options.max_megapixels));
+  // Models that prepare their input alike (an ensemble of one architecture) share one decode: the
+  // batcher only reads its input.
+  std::vector<std::pair<std::string, torch::Tensor>> prepared;  // signature -> (1, 3, H, W)
   for (Model* m : selected) {
     Timer timer;
+    const std::string signature = preprocessing_signature(*m->detector);
     torch::Tensor input;  // (1, 3, H, W)
-    try {
-      input = eval::preprocess_bytes(*m->detector, data);
-    } catch (const Error& e) {
-      return fail_with(422, fmt::format("the image could not be decoded: {}", e.what()));
+    for (const auto& [s, x] : prepared)
+      if (s == signature) input = x;
+    if (!input.defined()) {
+      try {
+        input = eval::preprocess_bytes(*m->detector, data);
+      } catch (const Error& e) {
+        return fail_with(422, fmt::format("the image could not be decoded: {}", e.what()));
+      }
+      prepared.emplace_back(signature, input);
     }
     const double preprocess_ms = timer.milliseconds();
     try {
-      job.pending.push_back({m, preprocess_ms, m->batcher->submit(std::move(input), deadline)});
+      job.pending.push_back({m, preprocess_ms, m->batcher->submit(input, deadline)});
     } catch (const QueueFullError& e) {
       return fail_with(503, e.what());
     } catch (const ShutdownError& e) {

@@ -21,6 +21,7 @@ PIP_PACKAGES=(
   "torch==${TORCH_VERSION}" "torchvision==${TORCHVISION_VERSION}"
   pillow numpy scikit-learn safetensors "transformers==5.24.0" "matplotlib==3.11.2"
   "selenium==4.51.0"  # drives Debian's chromium in tests/serve/browser_test.py
+  "timm==1.0.31"  # the timm ViTs `forensight import` reads (tests/train/interchange_reference.py)
 )
 
 missing=()

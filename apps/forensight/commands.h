@@ -16,6 +16,8 @@ void register_bench_command(CLI::App& app);
 void register_launch_command(CLI::App& app);
 void register_study_command(CLI::App& app);
 void register_serve_command(CLI::App& app);
+void register_import_command(CLI::App& app);
+void register_export_command(CLI::App& app);
 
 // --device, --precision and --threads, as every command that runs a trained detector takes them.
 void add_inference_options(CLI::App& command, std::string& device, std::string& precision,

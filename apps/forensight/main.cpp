@@ -26,6 +26,8 @@ int main(int argc, char** argv) {
   forensight::app::register_eval_command(app);
   forensight::app::register_predict_command(app);
   forensight::app::register_quantize_command(app);
+  forensight::app::register_import_command(app);
+  forensight::app::register_export_command(app);
   forensight::app::register_bench_command(app);
   forensight::app::register_launch_command(app);
   forensight::app::register_study_command(app);

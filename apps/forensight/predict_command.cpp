@@ -1,18 +1,21 @@
 // forensight predict: checkpoints × images -> P(AI-generated) per image, side by side when several
 // checkpoints are given, with their mean; a table on stdout, JSON or CSV on request.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "commands.h"
 #include "forensight/core/atomic_file.h"
 #include "forensight/core/device.h"
 #include "forensight/core/error.h"
 #include "forensight/eval/predictor.h"
+#include "forensight/eval/submission.h"
 #include "forensight/parallel/distribution.h"
 
 namespace forensight::app {
@@ -23,6 +26,8 @@ struct PredictCommand {
   std::vector<std::string> inputs;
   std::string json_path;
   std::string csv_path;
+  std::string submission_path;
+  std::string unreadable = "real";
   double threshold = 0.5;
   std::string device = "cpu";
   std::string precision = "auto";
@@ -78,6 +83,41 @@ ImageResult predict_image(std::vector<eval::Detector>& detectors, const std::str
   return r;
 }
 
+// The Kaggle submission: every id of the manifest in its order, an unreadable image labelled by the
+// policy and listed on stderr.
+void write_submission(const PredictCommand& c, const eval::SubmissionManifest& manifest,
+                      const std::vector<ImageResult>& results, eval::UnreadablePolicy policy) {
+  std::vector<int> labels;
+  std::vector<std::string> unreadable;
+  for (size_t i = 0; i < results.size(); ++i) {
+    const nlohmann::json& row = results[i].row;
+    if (results[i].failed) {
+      std::string error = row["models"][0].value("error", std::string("unreadable"));
+      unreadable.push_back(fmt::format("{} ({})", manifest.ids[i], error));
+      labels.push_back(policy == eval::UnreadablePolicy::kAiGenerated ? 1 : 0);
+      continue;
+    }
+    if (row.contains("mean_label")) {
+      labels.push_back(row["mean_label"].get<int>());
+    } else {
+      for (const auto& m : row["models"])
+        if (m.contains("label")) {
+          labels.push_back(m["label"].get<int>());
+          break;
+        }
+    }
+  }
+  FS_CHECK(unreadable.empty() || policy != eval::UnreadablePolicy::kFail,
+           "{} images of {} could not be read, and --unreadable fail writes no submission: {}",
+           unreadable.size(), manifest.csv_path, fmt::join(unreadable, "; "));
+  write_file_atomic(c.submission_path, eval::format_submission(manifest.ids, labels));
+  for (const auto& line : unreadable)
+    fmt::print(stderr, "unreadable, labelled {}: {}\n",
+               policy == eval::UnreadablePolicy::kAiGenerated ? 1 : 0, line);
+  fmt::print(stderr, "submission: {} ({} ids, {} unreadable)\n", c.submission_path,
+             manifest.ids.size(), unreadable.size());
+}
+
 void run_predict(PredictCommand& c) {
   set_thread_counts(c.threads, 0);
   // Under `forensight launch` (or torchrun, srun) rank r answers images r, r + N, ...; rank 0
@@ -90,7 +130,16 @@ void run_predict(PredictCommand& c) {
   for (const auto& checkpoint : c.checkpoints)
     detectors.push_back(
         eval::load_detector(checkpoint, device, eval::parse_precision(c.precision)));
-  const auto paths = eval::expand_inputs(c.inputs);
+  // --submission: the inputs are the competition's test manifest, its ids in its order.
+  const eval::UnreadablePolicy policy = eval::parse_unreadable_policy(c.unreadable);
+  std::optional<eval::SubmissionManifest> manifest;
+  if (!c.submission_path.empty()) {
+    FS_CHECK(c.inputs.size() == 1,
+             "--submission takes one input, the competition's test CSV (an id column); got {}",
+             fmt::join(c.inputs, ", "));
+    manifest = eval::read_submission_manifest(c.inputs[0]);
+  }
+  const auto paths = manifest ? manifest->paths : eval::expand_inputs(c.inputs);
   FS_CHECK(!paths.empty(), "no images found in {}", fmt::join(c.inputs, ", "));
 
   const int world = distribution.world_size();
@@ -133,6 +182,7 @@ void run_predict(PredictCommand& c) {
       write_file_atomic(c.json_path, rows.dump(2) + "\n");
     }
   }
+  if (manifest) write_submission(c, *manifest, results, policy);
   if (failed > 0) fmt::print(stderr, "{} of {} images could not be read\n", failed, paths.size());
 }
 
@@ -149,6 +199,13 @@ void register_predict_command(CLI::App& app) {
       ->required();
   cmd->add_option("--json", c->json_path, "write results as JSON to this file (- = stdout)");
   cmd->add_option("--csv", c->csv_path, "write results as CSV to this file");
+  cmd->add_option("--submission", c->submission_path,
+                  "with the Kaggle test CSV (an id column) as the input: write the competition's "
+                  "submission file, id,label in the CSV's order");
+  cmd->add_option("--unreadable", c->unreadable,
+                  "the submission label of an image that cannot be read: real (0), ai-generated "
+                  "(1), or fail (no file) (default real)")
+      ->check(CLI::IsMember({"real", "ai-generated", "fail"}));
   cmd->add_option("--threshold", c->threshold, "P(AI-generated) threshold (default 0.5)")
       ->check(CLI::Range(0.0, 1.0));
   add_inference_options(*cmd, c->device, c->precision, c->threads);

@@ -20,7 +20,10 @@ struct Preset {
   Factory make;
 };
 
-std::shared_ptr<ClassifierImpl> make_vit(VitOptions options) {
+std::shared_ptr<ClassifierImpl> make_vit(VitOptions options, const ModelOptions& model) {
+  FS_CHECK(model.vit_layers >= 0, "ViT layers must be >= 0 (0 = the preset's), got {}",
+           model.vit_layers);
+  if (model.vit_layers > 0) options.num_layers = model.vit_layers;
   return VisionTransformer(options).ptr();
 }
 
@@ -30,15 +33,15 @@ const std::vector<Preset>& presets() {
        [](const ModelOptions& o) { return resnet18(o.num_classes, o.channels_last).ptr(); }},
       {"vit-tiny",
        [](const ModelOptions& o) {
-         return make_vit(vit_tiny_options(o.image_size_px, o.num_classes));
+         return make_vit(vit_tiny_options(o.image_size_px, o.num_classes), o);
        }},
       {"vit-small",
        [](const ModelOptions& o) {
-         return make_vit(vit_small_options(o.image_size_px, o.num_classes));
+         return make_vit(vit_small_options(o.image_size_px, o.num_classes), o);
        }},
       {"vit-base",
        [](const ModelOptions& o) {
-         return make_vit(vit_base_options(o.image_size_px, o.num_classes));
+         return make_vit(vit_base_options(o.image_size_px, o.num_classes), o);
        }},
   };
   return table;

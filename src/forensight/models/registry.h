@@ -14,6 +14,7 @@ struct ModelOptions {
   int64_t num_classes = 2;        // outputs of the head
   int64_t image_size_px = 224;    // input side (ViT position embeddings are sized for it)
   bool channels_last = false;     // NHWC memory format for convolutions (ResNet)
+  int64_t vit_layers = 0;         // ViT encoder blocks (0 = the preset's 12)
 };
 
 std::shared_ptr<ClassifierImpl> create_model(const ModelOptions& options);

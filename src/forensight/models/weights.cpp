@@ -22,6 +22,12 @@ bool starts_with_prefix(const std::string& name, const std::string& prefix) {
          name[prefix.size()] == '.';
 }
 
+bool is_batch_counter(const std::string& name) {
+  static const std::string kCounter = ".num_batches_tracked";
+  return name.size() > kCounter.size() &&
+         name.compare(name.size() - kCounter.size(), kCounter.size(), kCounter) == 0;
+}
+
 }  // namespace
 
 std::map<std::string, torch::Tensor> state_dict(const ClassifierImpl& model) {
@@ -40,7 +46,11 @@ std::string head_prefix(const ClassifierImpl& model) {
 
 LoadWeightsReport load_weights(ClassifierImpl& model, const std::filesystem::path& path,
                                const LoadWeightsOptions& options) {
-  SafetensorsFile file = read_safetensors(path);
+  return load_weights(model, read_safetensors(path).tensors, path.string(), options);
+}
+
+LoadWeightsReport load_weights(ClassifierImpl& model, std::map<std::string, torch::Tensor> tensors,
+                               const std::string& origin, const LoadWeightsOptions& options) {
   std::map<std::string, torch::Tensor> target = state_dict(model);
   LoadWeightsReport report;
 
@@ -48,17 +58,17 @@ LoadWeightsReport load_weights(ClassifierImpl& model, const std::filesystem::pat
   // rows only. Another feature width means another architecture, which stays an error.
   const std::string head = head_prefix(model);
   const torch::Tensor& model_head = target.at(head + ".weight");  // (classes, features)
-  auto file_head = file.tensors.find(head + ".weight");
-  const bool head_differs = file_head != file.tensors.end() && file_head->second.dim() == 2 &&
+  auto file_head = tensors.find(head + ".weight");
+  const bool head_differs = file_head != tensors.end() && file_head->second.dim() == 2 &&
                             file_head->second.size(1) == model_head.size(1) &&
                             file_head->second.size(0) != model_head.size(0);
   if (head_differs && options.replace_head_if_class_count_differs) {
-    spdlog::info("'{}' has a head of {} classes; keeping the model's fresh head of {}",
-                 path.string(), file_head->second.size(0), model_head.size(0));
-    for (auto it = file.tensors.begin(); it != file.tensors.end();) {
+    spdlog::info("'{}' has a head of {} classes; keeping the model's fresh head of {}", origin,
+                 file_head->second.size(0), model_head.size(0));
+    for (auto it = tensors.begin(); it != tensors.end();) {
       if (starts_with_prefix(it->first, head)) {
         report.skipped.push_back(it->first);
-        it = file.tensors.erase(it);
+        it = tensors.erase(it);
       } else {
         ++it;
       }
@@ -67,17 +77,17 @@ LoadWeightsReport load_weights(ClassifierImpl& model, const std::filesystem::pat
   }
 
   // ViT position embeddings for another image size: resample the grid, keep the class token.
-  auto pos_file = file.tensors.find(kPosEmbeddingName);
+  auto pos_file = tensors.find(kPosEmbeddingName);
   auto pos_model = target.find(kPosEmbeddingName);
-  if (pos_file != file.tensors.end() && pos_model != target.end() && pos_file->second.dim() == 3 &&
+  if (pos_file != tensors.end() && pos_model != target.end() && pos_file->second.dim() == 3 &&
       pos_model->second.dim() == 3 && pos_file->second.size(2) == pos_model->second.size(2) &&
       pos_file->second.size(1) != pos_model->second.size(1)) {
     const auto grid = static_cast<int64_t>(
         std::llround(std::sqrt(static_cast<double>(pos_model->second.size(1) - 1))));
     const std::string old_shape = format_shape(pos_file->second.sizes());
     pos_file->second = interpolate_pos_embedding(pos_file->second, grid);
-    spdlog::info("'{}': position embeddings {} interpolated to {} for a {}x{} patch grid",
-                 path.string(), old_shape, format_shape(pos_file->second.sizes()), grid, grid);
+    spdlog::info("'{}': position embeddings {} interpolated to {} for a {}x{} patch grid", origin,
+                 old_shape, format_shape(pos_file->second.sizes()), grid, grid);
     report.pos_embedding_interpolated = true;
   }
 
@@ -89,13 +99,13 @@ LoadWeightsReport load_weights(ClassifierImpl& model, const std::filesystem::pat
   // Every problem at once.
   std::vector<std::string> problems;
   for (const auto& [name, tensor] : target)
-    if (!file.tensors.count(name) && !keeps_own_head(name))
+    if (!tensors.count(name) && !keeps_own_head(name) && !is_batch_counter(name))
       problems.push_back(fmt::format("missing: {}", name));
-  for (const auto& [name, tensor] : file.tensors)
+  for (const auto& [name, tensor] : tensors)
     if (!target.count(name)) problems.push_back(fmt::format("unexpected: {}", name));
   for (const auto& [name, tensor] : target) {
-    auto found = file.tensors.find(name);
-    if (found == file.tensors.end()) continue;
+    auto found = tensors.find(name);
+    if (found == tensors.end()) continue;
     const torch::Tensor& source = found->second;
     if (source.sizes() != tensor.sizes()) {
       problems.push_back(fmt::format("wrong shape: {} is {} in the file, {} in the model", name,
@@ -112,15 +122,19 @@ LoadWeightsReport load_weights(ClassifierImpl& model, const std::filesystem::pat
       fail(
           "cannot load '{}' into {} ({} problems; for a checkpoint of another architecture pick "
           "the matching --model):\n  {}",
-          path.string(), model.name(), problems.size(), fmt::join(problems, "\n  "));
-    for (const auto& problem : problems) spdlog::warn("'{}': skipping, {}", path.string(), problem);
+          origin, model.name(), problems.size(), fmt::join(problems, "\n  "));
+    for (const auto& problem : problems) spdlog::warn("'{}': skipping, {}", origin, problem);
   }
 
   torch::NoGradGuard no_grad;
   for (auto& [name, tensor] : target) {
     if (keeps_own_head(name)) continue;
-    auto found = file.tensors.find(name);
-    if (found == file.tensors.end() || found->second.sizes() != tensor.sizes() ||
+    auto found = tensors.find(name);
+    if (found == tensors.end() && is_batch_counter(name)) {
+      tensor.zero_();  // a BatchNorm's num_batches_tracked: a counter, not a weight
+      continue;
+    }
+    if (found == tensors.end() || found->second.sizes() != tensor.sizes() ||
         (found->second.scalar_type() != tensor.scalar_type() &&
          (!found->second.is_floating_point() || !tensor.is_floating_point()))) {
       report.skipped.push_back(name);

@@ -30,9 +30,14 @@ std::map<std::string, torch::Tensor> state_dict(const ClassifierImpl& model);
 
 // Copies tensors from a safetensors file into the model (on its device). Floating tensors of
 // another precision are converted only when !strict. ViT position embeddings for another grid
-// are interpolated. Throws Error listing every offending key.
+// are interpolated. A missing BatchNorm num_batches_tracked is no problem (a counter that only
+// momentum=None uses; it is set to 0), as files exported without buffers lack it. Throws Error
+// listing every offending key.
 LoadWeightsReport load_weights(ClassifierImpl& model, const std::filesystem::path& path,
                                const LoadWeightsOptions& options = {});
+// The same from tensors already read (torchvision names); origin names them in messages.
+LoadWeightsReport load_weights(ClassifierImpl& model, std::map<std::string, torch::Tensor> tensors,
+                               const std::string& origin, const LoadWeightsOptions& options = {});
 
 // Writes the model's state dict to a safetensors file with optional metadata.
 void save_weights(const ClassifierImpl& model, const std::filesystem::path& path,

@@ -25,7 +25,10 @@ std::vector<OptionSpec> train_option_specs(TrainOptions& o) {
       {"normalization", &o.normalization, "input normalisation", {"imagenet", "half"}},
       // Model
       {"model", &o.model, "architecture", models::model_names()},
-      {"init", &o.init_weights, "safetensors weights to start from (head replaced if needed)"},
+      {"vit-layers", &o.vit_layers, "ViT encoder blocks (0 = the preset's 12)"},
+      {"init", &o.init_weights,
+       "weights to start from: a Forensight checkpoint, or safetensors/torch.save files with "
+       "torchvision, timm or Hugging Face names (head replaced if needed)"},
       {"channels-last", &o.channels_last, "NHWC memory format for convolutions"},
       // Optimisation
       {"optimizer", &o.optimizer, "optimiser", {"sgd", "adam", "adamw"}},

@@ -37,6 +37,7 @@ models::ModelOptions model_options(const TrainOptions& o) {
   m.name = o.model;
   m.num_classes = 2;
   m.image_size_px = o.image_size_px;
+  m.vit_layers = o.vit_layers;
   m.channels_last = o.channels_last;
   return m;
 }

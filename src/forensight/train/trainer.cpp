@@ -29,6 +29,7 @@
 #include "forensight/parallel/precision.h"
 #include "forensight/train/checkpoint.h"
 #include "forensight/train/lr_schedule.h"
+#include "forensight/train/model_import.h"
 #include "forensight/train/optimizer.h"
 #include "forensight/train/progress.h"
 #include "forensight/train/run_dir.h"
@@ -182,11 +183,7 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
                                                     eval_loader_options);
 
   auto model = models::create_model(model_options(options));
-  if (!options.init_weights.empty() && !resume) {
-    models::LoadWeightsOptions weight_options;
-    weight_options.replace_head_if_class_count_differs = true;
-    models::load_weights(*model, options.init_weights, weight_options);
-  }
+  if (!options.init_weights.empty() && !resume) load_init_weights(*model, options.init_weights);
   model->to(device);
 
   const data::NormPreset norm = data::parse_norm_preset(options.normalization);

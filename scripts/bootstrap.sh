@@ -22,6 +22,8 @@ PIP_PACKAGES=(
   pillow numpy scikit-learn safetensors "transformers==5.24.0" "matplotlib==3.11.2"
   "selenium==4.51.0"  # drives Debian's chromium in tests/serve/browser_test.py
   "timm==1.0.31"  # the timm ViTs `forensight import` reads (tests/train/interchange_reference.py)
+  # `bench serve`'s Python peer server (bench/python/serve_peer.py)
+  "fastapi==0.165.0" "uvicorn[standard]==0.55.0"
 )
 
 missing=()

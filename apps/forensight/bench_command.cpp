@@ -1,15 +1,18 @@
-// forensight bench: a group of benchmarks (data, train, predict, conv), each a subcommand that only
-// parses its flags and calls the benchmark in bench/, which measures ours against its Python peer.
+// forensight bench: a group of benchmarks (data, train, predict, conv, parallel, serve), each a
+// subcommand that only parses its flags and calls the benchmark in bench/, which measures ours
+// against its Python peer.
 #include <fmt/format.h>
 
 #include <unistd.h>
 
 #include <fstream>
+#include <sstream>
 
 #include "bench/conv_bench.h"
 #include "bench/data_bench.h"
 #include "bench/parallel_bench.h"
 #include "bench/predict_bench.h"
+#include "bench/serve_bench.h"
 #include "bench/train_epoch_bench.h"
 #include "bench/train_step_bench.h"
 #include "commands.h"
@@ -167,6 +170,61 @@ void register_bench_parallel(CLI::App& group) {
   });
 }
 
+void register_bench_serve(CLI::App& group) {
+  auto* cmd = group.add_subcommand(
+      "serve",
+      "forensight serve under a closed-loop HTTP load (int8 and fp32, dynamic batching on and "
+      "off) against a FastAPI + uvicorn peer and offline eval: images/s, p50/p90/p99, errors");
+  auto options = std::make_shared<bench::ServeBenchOptions>();
+  auto json_path = std::make_shared<std::string>();
+  auto server_flags = std::make_shared<std::string>();
+  auto no_unbatched = std::make_shared<bool>(false);
+  cmd->add_option("--json", *json_path, "write every figure as JSON to this file");
+  cmd->add_option("--checkpoint", options->checkpoint,
+                  "ResNet18 checkpoint to serve (default: one trained here for 2 steps, 224 px)");
+  cmd->add_option("--precisions", options->precisions,
+                  "our engines, a server each (default int8 fp32; int8 is calibrated with "
+                  "`forensight quantize` when the checkpoint is not)")
+      ->check(CLI::IsMember({"int8", "fp32"}));
+  cmd->add_option("--concurrency", options->concurrency,
+                  "connections, each with one request in flight (default 1 8 32)")
+      ->check(CLI::Range(1, 4096));
+  cmd->add_flag("--no-unbatched", *no_unbatched,
+                "skip the servers without dynamic batching (--max-batch 1)");
+  cmd->add_option("--warmup", options->warmup_s, "seconds of load before each point (default 1)")
+      ->check(CLI::Range(0.0, 600.0));
+  cmd->add_option("--duration", options->duration_s, "seconds recorded per point (default 5)")
+      ->check(CLI::Range(0.01, 3600.0));
+  cmd->add_option("--requests", options->requests,
+                  "also end a point after this many recorded requests (default 0 = no cap)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  cmd->add_option("--images", options->images, "JPEGs from `data synth` sent in turn (default 32)")
+      ->check(CLI::Range(2, 100000));
+  cmd->add_option("--image-size", options->image_size_px, "their side in pixels (default 256)")
+      ->check(CLI::Range(32, 2048));
+  cmd->add_option("--threads", options->threads,
+                  "intra-op threads, ours and Python (default 0 = the machine's cores)")
+      ->check(CLI::Range(0, 1024));
+  cmd->add_option("--offline-images", options->offline_images,
+                  "images of the offline eval pass, the set repeated (default 128)")
+      ->check(CLI::Range(1, 1000000));
+  cmd->add_flag("--no-offline", options->skip_offline, "skip the offline eval figure");
+  cmd->add_flag("--no-python", options->skip_python, "skip the Python peer (no ratios to it)");
+  cmd->add_option("--server-flags", *server_flags,
+                  "more `forensight serve` flags for our servers, one string (default none), "
+                  "e.g. \"--http-threads 64\"");
+  cmd->add_option("--work-dir", options->work_dir,
+                  "images, checkpoints and server logs (default runs/bench-serve)");
+  cmd->add_option("--python", options->python, "Python with torch, FastAPI and uvicorn");
+  cmd->callback([options, json_path, server_flags, no_unbatched] {
+    options->binary = self_executable();
+    options->unbatched = !*no_unbatched;
+    std::istringstream words(*server_flags);
+    for (std::string word; words >> word;) options->server_flags.push_back(word);
+    write_json(*json_path, bench::run_serve_bench(*options));
+  });
+}
+
 }  // namespace
 
 void register_bench_command(CLI::App& app) {
@@ -178,6 +236,7 @@ void register_bench_command(CLI::App& app) {
   register_bench_predict(*group);
   register_bench_conv(*group);
   register_bench_parallel(*group);
+  register_bench_serve(*group);
 }
 
 }  // namespace forensight::app

@@ -263,6 +263,7 @@ void Server::Impl::configure_http() {
   http.set_write_timeout(options.io_timeout_s, 0);
   http.set_keep_alive_timeout(options.keep_alive_s);
   http.set_keep_alive_max_count(static_cast<size_t>(options.keep_alive_max_requests));
+  http.set_tcp_nodelay(true);  // headers and body are two sends: no 40 ms delayed-ACK stall
   // SO_REUSEADDR (a restart binds at once) but not httplib's default SO_REUSEPORT, with which a
   // second server would bind the same port silently; the descriptor is kept to widen the backlog.
   http.set_socket_options([this](int fd) {

@@ -38,8 +38,8 @@ void register_import_command(CLI::App& app) {
                r.key.empty() ? "" : fmt::format(", state dict under '{}'", r.key));
     for (const auto& note : r.notes) fmt::print("  {}\n", note);
     fmt::print("wrote {}: {}{} at {} px, {} normalisation, {} tensors\n", o->out_path, r.model,
-               r.vit_layers > 0 ? fmt::format(" with {} layers", r.vit_layers) : "",
-               r.image_size_px, r.normalization, r.tensors);
+               r.vit_layers > 0 ? fmt::format(" of depth {}", r.vit_layers) : "", r.image_size_px,
+               r.normalization, r.tensors);
   });
 }
 

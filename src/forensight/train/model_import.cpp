@@ -56,14 +56,14 @@ std::string vit_preset(const models::VitShape& s, const std::string& asked,
 
 // Floating tensors as float32 (the models' precision): a half or bfloat16 file loads too.
 void to_float32(models::ForeignWeights& weights) {
-  std::vector<std::string> converted;
+  std::string converted;  // the first other precision met, for the note
   for (auto& [name, tensor] : weights.tensors)
     if (tensor.is_floating_point() && tensor.scalar_type() != torch::kFloat) {
-      if (converted.empty()) converted.push_back(c10::toString(tensor.scalar_type()));
+      if (converted.empty()) converted = c10::toString(tensor.scalar_type());
       tensor = tensor.to(torch::kFloat);
     }
   if (!converted.empty())
-    weights.notes.push_back(fmt::format("{} tensors converted to float32", converted.front()));
+    weights.notes.push_back(fmt::format("{} tensors converted to float32", converted));
 }
 
 // A detector's head has two outputs (0 real, 1 AI-generated). A single-logit head (sigmoid, as

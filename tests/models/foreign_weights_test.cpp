@@ -99,7 +99,7 @@ TEST(ForeignWeightsTest, HuggingFaceWithoutQkvBiasGetsZeroBiases) {
 TEST(ForeignWeightsTest, DataParallelAndCompileWrappersAreStripped) {
   Tensors wrapped;
   for (const auto& [name, tensor] : torchvision_tensors())
-    wrapped["module._orig_mod." + name] = tensor;
+    wrapped["model.module._orig_mod." + name] = tensor;
   const ForeignWeights w = to_torchvision_names(wrapped, "wrapped");
   EXPECT_EQ(w.layout, "torchvision ViT");
   expect_equal(torchvision_tensors(), w.tensors);

@@ -28,7 +28,7 @@ void strip_wrappers(std::map<std::string, torch::Tensor>& tensors,
                     std::vector<std::string>& notes) {
   for (bool changed = true; changed && !tensors.empty();) {
     changed = false;
-    for (const char* prefix : {"module.", "_orig_mod."}) {
+    for (const char* prefix : {"module.", "_orig_mod.", "model."}) {
       bool all = true;
       for (const auto& [name, tensor] : tensors) all = all && starts_with(name, prefix);
       if (!all) continue;

@@ -21,8 +21,9 @@ struct ForeignWeights {
   std::vector<std::string> notes;  // what the renaming dropped or adapted, for the log
 };
 
-// Strips whole-file wrappers (DataParallel's "module.", torch.compile's "_orig_mod."), recognises
-// the layout and renames. origin names the file in errors, which list the names and shapes found.
+// Strips whole-file wrappers (DataParallel's "module.", torch.compile's "_orig_mod.", a Lightning
+// module's "model."), recognises the layout and renames. origin names the file in errors, which
+// list the names and shapes found.
 ForeignWeights to_torchvision_names(std::map<std::string, torch::Tensor> tensors,
                                     const std::string& origin);
 

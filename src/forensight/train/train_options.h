@@ -24,8 +24,8 @@ struct TrainOptions {
   // Model
   std::string model = "resnet18";  // resnet18, vit-tiny, vit-small, vit-base
   int vit_layers = 0;              // ViT encoder blocks (0 = the preset's 12)
-  std::string init_weights;  // weights to start from: any file `import` reads ("" = random init)
-  bool channels_last = true;       // NHWC convolutions (ResNet; faster on CPU and GPU)
+  std::string init_weights;   // weights to start from: any file `import` reads ("" = random init)
+  bool channels_last = true;  // NHWC convolutions (ResNet; faster on CPU and GPU)
 
   // Optimisation
   std::string optimizer = "adam";        // sgd, adam, adamw

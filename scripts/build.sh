@@ -2,7 +2,8 @@
 # Configure and build Forensight against the pinned LibTorch from the bootstrap's environment.
 # Usage: scripts/build.sh [BUILD_DIR] [JOBS] [TARGET...] (default: every target; `make demo` builds
 # only `forensight`, skipping the tests and benchmarks' test files). Set CMAKE_PREFIX_PATH to use
-# another LibTorch >= 2.4.
+# another LibTorch >= 2.4. FORENSIGHT_BUILD_TIMES=1 times every compile (scripts/compile_timer.sh)
+# and prints where the build's time went; turning it on or off recompiles everything once.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-build}"
@@ -15,8 +16,23 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
     -DCMAKE_PREFIX_PATH="${CMAKE_PREFIX_PATH:+$CMAKE_PREFIX_PATH;}$torch_prefix" \
     -DFORENSIGHT_PYTHON="$venv/bin/python"
 fi
+times_log="$(cd "$build" && pwd)/compile-times.tsv"
+launcher=""
+[ "${FORENSIGHT_BUILD_TIMES:-0}" = "1" ] && launcher="$here/scripts/compile_timer.sh;$times_log"
+if [ "$(sed -n 's/^CMAKE_CXX_COMPILER_LAUNCHER:[A-Z]*=//p' "$build/CMakeCache.txt")" != "$launcher" ]; then
+  cmake "$build" -DCMAKE_CXX_COMPILER_LAUNCHER="$launcher" >/dev/null
+fi
+rm -f "$times_log"
+start=$(date +%s)
 if [ ${#targets[@]} -gt 0 ]; then
   cmake --build "$build" -j "$jobs" --target "${targets[@]}"
 else
   cmake --build "$build" -j "$jobs"
+fi
+if [ -n "$launcher" ] && [ -f "$times_log" ]; then
+  echo "build: $(( $(date +%s) - start )) s wall on $jobs jobs; compile time by folder, then the slowest files ($times_log):"
+  awk -F'\t' '{ n = split($2, p, "/"); d = "?"; for (i = 1; i < n; ++i) if (p[i] ~ /\.dir$/) { d = p[i]; sub(/\.dir$/, "", d); break }
+                 s[d] += $1; c[d]++ } END { for (d in s) printf "  %-10s %7.1f s in %d files\n", d, s[d], c[d] }' \
+    "$times_log" | sort -k2 -nr
+  sort -nr "$times_log" | head -15 | sed 's/^/  /'
 fi

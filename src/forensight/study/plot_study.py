@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import sys
+import textwrap
 
 import matplotlib
 
@@ -97,16 +98,20 @@ def model_title(cells, model):
 
 def subtitle(data):
     m = data["machine"]
-    return (f"'{data['study']}' study  |  CPU: {m['cpu']}, {m['cores']} cores  |  "
-            f"GPU: {m['gpu'] or 'none'}")
+    cpu = m["cpu"] if "cores" in m["cpu"] else f"{m['cpu']}, {m['cores']} cores"
+    return f"'{data['study']}' study  |  CPU: {cpu}  |  GPU: {m['gpu'] or 'none'}"
 
 
 def new_figure(data, title, ncols=1, width=6.4, height=4.8):
     fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False)
     fig.suptitle(title, fontsize=14, fontweight="bold", y=1 - 0.08 / height, va="top")
-    fig.text(0.5, 1 - 0.4 / height, subtitle(data), ha="center", va="top", fontsize=9,
+    # The CPU's flags make a long line: wrap it to the figure's width (about 13 characters of
+    # 9-point text per inch) rather than let a narrow figure cut it off.
+    lines = textwrap.wrap(subtitle(data), width=int(13 * width * ncols))
+    fig.text(0.5, 1 - 0.4 / height, "\n".join(lines), ha="center", va="top", fontsize=9,
              color="dimgray")
-    fig.header_top = 1 - 0.58 / height  # tight_layout keeps the axes below the two title lines
+    # tight_layout keeps the axes below the title and the subtitle's lines
+    fig.header_top = 1 - (0.58 + 0.16 * (len(lines) - 1)) / height
     return fig, list(axes[0])
 
 
@@ -225,6 +230,11 @@ def amp_figure(data, ok, out, written):
     save(fig, out, "amp_time.png", written)
 
 
+def ranks_label(data):
+    # A rank is a GPU on a GPU machine and a CPU process otherwise: say which the plot shows.
+    return "DDP ranks (GPUs)" if data["machine"].get("gpus") else "DDP ranks (CPU processes)"
+
+
 def placement_figure(data, ok, out, written):
     groups, places = setting_groups(ok, "placement", list(PLACEMENTS))
     if not groups:
@@ -262,7 +272,7 @@ def scaling_figure(data, ok, out, written):
         xs = sorted({x for m in models for e in engines for x, _ in axis_points(ok, axis, m, e)})
         ax.plot(xs, [x / base for x in xs], "k:", lw=1, label=ideal_label(base))
         ax.set_title({"ranks": "over DDP ranks", "threads": "over intra-op threads"}[axis])
-        ax.set_xlabel({"ranks": "DDP ranks (GPUs)", "threads": "intra-op threads"}[axis])
+        ax.set_xlabel({"ranks": ranks_label(data), "threads": "intra-op threads"}[axis])
         ax.legend(fontsize=8)
     save(fig, out, "model_scaling.png", written)
 
@@ -321,7 +331,9 @@ def main():
     for axis, models, title, xlabel, ideal in (
             ("threads", ["resnet18", "vit"], "CPU threads", "intra-op threads", True),
             ("workers", ["vit", "resnet18"], "Data-loader workers", "loader workers", False),
-            ("ranks", ["vit", "resnet18"], "GPU count (DDP ranks)", "DDP ranks (GPUs)", True)):
+            ("ranks", ["vit", "resnet18"],
+             "GPU count (DDP ranks)" if data["machine"].get("gpus") else "DDP ranks on the CPU",
+             ranks_label(data), True)):
         speedup_figure(data, ok, args.out, written, axis, models, f"{axis}_speedup.png",
                        f"{title} vs training speedup", xlabel, ideal)
     amp_figure(data, ok, args.out, written)

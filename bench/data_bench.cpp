@@ -124,7 +124,7 @@ std::string ensure_images(const fs::path& dir, int count, int threads) {
     synth.count = count;
     synth.size_px = kSidePx;
     synth.quality = kQuality;
-    data::find_photographs(synth.photos_dir);  // throws when the package is missing
+    data::resolve_photo_sets(synth.photos);  // throws when the package is missing
     spdlog::info("generating {} {}x{} q{} JPEGs in {} with data synth", count, kSidePx, kSidePx,
                  kQuality, dir.string());
     data::synthesize_dataset(synth);

@@ -13,7 +13,9 @@ APT_PACKAGES=(
   cmake g++ make pkg-config python3 python3-venv
   libturbojpeg0-dev libpng-dev libwebp-dev zlib1g-dev libcairo2-dev libjemalloc-dev
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libcpp-httplib-dev libgloo-dev
-  libgtest-dev mate-backgrounds
+  libgtest-dev
+  # the built-in dataset's photographs (`forensight data synth --photos`)
+  mate-backgrounds lomiri-wallpapers-16.04
   # the web app: Bootstrap and Chart.js (built into `forensight serve`); its browser test and PDF check
   libjs-bootstrap5 libjs-chart.js chromium chromium-driver poppler-utils
 )

@@ -60,24 +60,47 @@ void register_inspect(CLI::App& data, std::shared_ptr<InspectFlags> f) {
   });
 }
 
-void register_synth(CLI::App& data, std::shared_ptr<data::SynthOptions> o) {
+struct SynthFlags {
+  data::SynthOptions options;
+  std::string families = "transposed-conv";
+  std::string crop_mode = "resize";
+};
+
+void register_synth(CLI::App& data, std::shared_ptr<SynthFlags> f) {
   auto* cmd = data.add_subcommand(
       "synth",
-      "Generate the built-in dataset: crops of the mate-backgrounds photographs (real) "
-      "and their re-synthesis by a transposed-convolution generator (fake)");
-  cmd->add_option("--out", o->out_dir, "output folder: 0_real/, 1_fake/, train.csv")->required();
-  cmd->add_option("--count", o->count, "images in total, half per class (default 400)")
+      "Generate the built-in dataset: crops of photographs from Debian wallpaper packages (real) "
+      "and their re-synthesis by small generators of several families (fake)");
+  data::SynthOptions& o = f->options;
+  cmd->add_option("--out", o.out_dir, "output folder: 0_real/, 1_fake/, train.csv")->required();
+  cmd->add_option("--count", o.count, "images in total, half per class (default 400)")
       ->check(CLI::Range(2, 1000000));
-  cmd->add_option("--size", o->size_px, "side of each image in pixels (default 256)")
+  cmd->add_option("--size", o.size_px, "side of each image in pixels (default 256)")
       ->check(CLI::Range(32, 2048));
-  cmd->add_option("--seed", o->seed, "random seed (default 0)");
-  cmd->add_option("--quality", o->quality, "JPEG quality of both classes (default 90)")
+  cmd->add_option("--seed", o.seed, "random seed (default 0)");
+  cmd->add_option("--quality", o.quality, "JPEG quality of both classes (default 90)")
       ->check(CLI::Range(1, 100));
-  cmd->add_option("--photos", o->photos_dir,
-                  "folder of photographs (default /usr/share/backgrounds/mate)");
-  cmd->add_option("--fit-steps", o->fit_steps, "generator fitting steps (default 40)")
+  cmd->add_option("--families", f->families,
+                  "generator families of the fake class, comma-separated, or all: transposed-conv, "
+                  "nearest-conv, bilinear-conv, pixel-shuffle, fir-conv, diffusion (default "
+                  "transposed-conv)");
+  cmd->add_option("--photos", o.photos,
+                  "photograph sets of the real class, comma-separated: mate-backgrounds, "
+                  "lomiri-wallpapers-16.04, all, or folders (NAME=DIR or DIR) (default "
+                  "mate-backgrounds)")
+      ->delimiter(',');
+  cmd->add_option("--crop-mode", f->crop_mode,
+                  "resize (crops of the photograph reduced to a short side of about 1024 px, "
+                  "default) or native (crops at the photograph's own resolution)")
+      ->check(CLI::IsMember({"resize", "native"}));
+  cmd->add_option("--fit-steps", o.fit_steps, "fitting steps per generator (default 40)")
       ->check(CLI::NonNegativeNumber);
-  cmd->callback([o] { data::synthesize_dataset(*o); });
+  cmd->callback([f] {
+    f->options.families = data::parse_generator_families(f->families);
+    f->options.crop_mode =
+        f->crop_mode == "native" ? data::SynthCropMode::kNative : data::SynthCropMode::kResize;
+    data::synthesize_dataset(f->options);
+  });
 }
 
 void register_cache(CLI::App& data, std::shared_ptr<CacheFlags> f) {
@@ -114,7 +137,7 @@ void register_data_command(CLI::App& app) {
   auto* data = app.add_subcommand("data", "Dataset tools: inspect, synth, cache");
   data->require_subcommand(1);
   register_inspect(*data, std::make_shared<InspectFlags>());
-  register_synth(*data, std::make_shared<data::SynthOptions>());
+  register_synth(*data, std::make_shared<SynthFlags>());
   register_cache(*data, std::make_shared<CacheFlags>());
 }
 

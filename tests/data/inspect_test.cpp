@@ -1,4 +1,4 @@
-// Dataset inspection on a hand-made dataset: counts per class and format, size statistics,
+// Dataset inspection on a hand-made dataset: counts per class, source and format, size statistics,
 // corrupt files with reasons, duplicate groups, and the JSON form.
 #include "forensight/data/inspect.h"
 
@@ -78,6 +78,46 @@ TEST(InspectTest, ResultDoesNotDependOnThreadCount) {
     dataset.samples.push_back({path, i % 2, "", ""});
   }
   EXPECT_EQ(inspect_dataset(dataset, {1}).to_json(), inspect_dataset(dataset, {4}).to_json());
+}
+
+TEST(InspectTest, CountsImagesPerSourceAndClass) {
+  TempDir dir;
+  Dataset dataset;
+  auto add = [&](const std::string& name, int label, const std::string& source) {
+    write_bytes(dir.file(name), encode_jpeg(gradient_image(40, 30, 1)));
+    dataset.samples.push_back({dir.file(name), label, "", source});
+  };
+  add("r0.jpg", kLabelReal, "mate-backgrounds");
+  add("r1.jpg", kLabelReal, "lomiri-wallpapers-16.04");
+  add("r2.jpg", kLabelReal, "mate-backgrounds");
+  add("f0.jpg", kLabelFake, "pixel-shuffle");
+  add("f1.jpg", kLabelFake, "diffusion");
+  add("f2.jpg", kLabelFake, "diffusion");
+  add("n0.jpg", kLabelFake, "");  // no source: counted per class only
+
+  InspectReport report = inspect_dataset(dataset, {/*threads=*/2});
+  ASSERT_EQ(report.per_source.size(), 4u);
+  EXPECT_EQ(report.per_source["mate-backgrounds"][kLabelReal], 2);
+  EXPECT_EQ(report.per_source["lomiri-wallpapers-16.04"][kLabelReal], 1);
+  EXPECT_EQ(report.per_source["diffusion"][kLabelFake], 2);
+  EXPECT_EQ(report.per_source["pixel-shuffle"].count(kLabelReal), 0u);
+  nlohmann::json j = report.to_json();
+  EXPECT_EQ(j["per_source"]["diffusion"]["1"], 2);
+  EXPECT_EQ(j["per_source"]["mate-backgrounds"]["0"], 2);
+  std::string table = report.to_table();
+  EXPECT_NE(table.find("lomiri-wallpapers-16.04       1       0       0"), std::string::npos)
+      << table;
+  EXPECT_NE(table.find("diffusion"), std::string::npos) << table;
+}
+
+TEST(InspectTest, NoSourceSectionWithoutSources) {
+  TempDir dir;
+  Dataset dataset;
+  write_bytes(dir.file("a.jpg"), encode_jpeg(gradient_image(40, 30, 1)));
+  dataset.samples.push_back({dir.file("a.jpg"), kLabelReal, "", ""});
+  InspectReport report = inspect_dataset(dataset, {/*threads=*/1});
+  EXPECT_TRUE(report.per_source.empty());
+  EXPECT_EQ(report.to_table().find("source"), std::string::npos) << report.to_table();
 }
 
 }  // namespace

@@ -90,6 +90,7 @@ InspectReport inspect_dataset(const Dataset& dataset, const InspectOptions& opti
     const Sample& s = dataset.samples[i];
     const FileResult& r = results[i];
     ++report.per_label[s.label];
+    if (!s.source.empty()) ++report.per_source[s.source][s.label];
     if (r.has_hash) {
       auto [it, inserted] = first_group.emplace(r.hash, groups.size());
       if (inserted) groups.emplace_back();
@@ -119,6 +120,10 @@ nlohmann::json InspectReport::to_json() const {
   j["readable"] = readable;
   j["per_label"] = nlohmann::json::object();
   for (const auto& [label, count] : per_label) j["per_label"][std::to_string(label)] = count;
+  j["per_source"] = nlohmann::json::object();
+  for (const auto& [source, labels] : per_source)
+    for (const auto& [label, count] : labels)
+      j["per_source"][source][std::to_string(label)] = count;
   j["formats"] = formats;
   auto side = [](const SideStats& s) {
     return nlohmann::json{{"min", s.min_px}, {"median", s.median_px}, {"max", s.max_px}};
@@ -137,6 +142,23 @@ std::string InspectReport::to_table() const {
   out += "\nclass                 images\n";
   for (const auto& [label, count] : per_label)
     out += fmt::format("{:<20} {:>7}\n", label_name(label), count);
+  if (!per_source.empty()) {
+    // Sources are generator families and photograph sets: the names per-source metrics use.
+    size_t width = 20;
+    for (const auto& [source, labels] : per_source) width = std::max(width, source.size());
+    out += fmt::format("\n{:<{}}    real    fake   other\n", "source", width);
+    for (const auto& [source, labels] : per_source) {
+      int64_t other = 0;
+      for (const auto& [label, count] : labels)
+        if (label != kLabelReal && label != kLabelFake) other += count;
+      auto count_of = [&](int label) {
+        auto it = labels.find(label);
+        return it == labels.end() ? int64_t{0} : it->second;
+      };
+      out += fmt::format("{:<{}} {:>7} {:>7} {:>7}\n", source, width, count_of(kLabelReal),
+                         count_of(kLabelFake), other);
+    }
+  }
   out += "\nformat                images\n";
   for (const auto& [format, count] : formats) out += fmt::format("{:<20} {:>7}\n", format, count);
   out += fmt::format("\nsize (px)       min  median     max\n");

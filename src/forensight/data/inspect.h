@@ -1,5 +1,6 @@
-// "forensight data inspect": what a dataset holds before training on it — images per class,
-// formats, the spread of image sizes, files that fail to decode (and why), exact duplicates.
+// "forensight data inspect": what a dataset holds before training on it — images per class and
+// per source (generator family or photograph set, when the manifest names them), formats, the
+// spread of image sizes, files that fail to decode (and why), exact duplicates.
 #pragma once
 #include <nlohmann/json.hpp>
 
@@ -30,9 +31,11 @@ struct CorruptFile {
 struct InspectReport {
   std::string root;
   bool labelled = true;
-  int64_t images = 0;                      // files listed
-  int64_t readable = 0;                    // files that decode
-  std::map<int, int64_t> per_label;        // label -> files listed with it
+  int64_t images = 0;                // files listed
+  int64_t readable = 0;              // files that decode
+  std::map<int, int64_t> per_label;  // label -> files listed with it
+  // source -> label -> files listed with both; empty when no sample names its source
+  std::map<std::string, std::map<int, int64_t>> per_source;
   std::map<std::string, int64_t> formats;  // "jpeg", "png", "webp" -> readable files
   SideStats width;                         // of readable files, as declared by their headers
   SideStats height;

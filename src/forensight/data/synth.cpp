@@ -1,10 +1,9 @@
 // The built-in generator. The fake class follows AutoGAN (Zhang, Karaman & Chang, "Detecting and
 // Simulating Artifacts in GAN Fake Images", 2019): pass real images through a generator's
-// upsampling path and the output carries its spectral fingerprint — here the checkerboard of
-// stride-2 transposed convolutions. The generator is a genuine encoder-decoder, randomly
-// initialised from the seed and fitted for a few dozen Adam steps on CPU to reconstruct downscaled
-// photo crops, so its output looks like the photo. The package's PNGs are rendered artwork, not
-// photographs, so only its JPEGs serve as the real class.
+// upsampling path and the output carries its spectral fingerprint. Each family's generator is a
+// genuine encoder-decoder (generator_family.h), randomly initialised from the seed and fitted for a
+// few dozen Adam steps on CPU to reconstruct photo crops, so its output looks like the photo and
+// differs from it in the traces its upsampling leaves.
 #include "forensight/data/synth.h"
 
 #include <spdlog/spdlog.h>
@@ -25,47 +24,6 @@ namespace forensight::data {
 namespace {
 
 namespace fs = std::filesystem;
-namespace nn = torch::nn;
-
-// Encoder-decoder with a 4x bottleneck: two stride-2 convolutions down, two stride-2 transposed
-// convolutions (kernel 4) up. (B, 3, H, W) float in [-1, 1] -> (B, 3, H, W), H and W multiples
-// of 4.
-struct UpsamplingGeneratorImpl : nn::Module {
-  UpsamplingGeneratorImpl()
-      : down1(nn::Conv2dOptions(3, 16, /*kernel_size=*/4).stride(2).padding(1)),
-        down2(nn::Conv2dOptions(16, 32, /*kernel_size=*/4).stride(2).padding(1)),
-        up1(nn::ConvTranspose2dOptions(32, 16, /*kernel_size=*/4).stride(2).padding(1)),
-        up2(nn::ConvTranspose2dOptions(16, 3, /*kernel_size=*/4).stride(2).padding(1)) {
-    register_module("down1", down1);
-    register_module("down2", down2);
-    register_module("up1", up1);
-    register_module("up2", up2);
-  }
-
-  torch::Tensor forward(torch::Tensor x) {  // (B, 3, H, W)
-    x = torch::leaky_relu(down1(x), 0.2);   // (B, 16, H/2, W/2)
-    x = torch::leaky_relu(down2(x), 0.2);   // (B, 32, H/4, W/4)
-    x = torch::relu(up1(x));                // (B, 16, H/2, W/2)
-    return torch::tanh(up2(x));             // (B, 3, H, W)
-  }
-
-  // PyTorch's default bound 1/sqrt(fan_in), drawn from `generator` instead of the global one.
-  void initialise(torch::Generator& generator) {
-    torch::NoGradGuard no_grad;
-    for (auto& p : parameters()) {
-      if (p.dim() > 1) {
-        double fan_in = static_cast<double>(p.size(1) * p.size(2) * p.size(3));
-        p.uniform_(-1.0 / std::sqrt(fan_in), 1.0 / std::sqrt(fan_in), generator);
-      } else {
-        p.uniform_(-0.05, 0.05, generator);
-      }
-    }
-  }
-
-  nn::Conv2d down1, down2;
-  nn::ConvTranspose2d up1, up2;
-};
-TORCH_MODULE(UpsamplingGenerator);
 
 Image crop_square(const Image& in, int side, std::mt19937_64& rng) {
   const Image* source = &in;
@@ -123,31 +81,47 @@ void validate(const SynthOptions& o) {
            "fitting needs steps >= 0, batch >= 1 and a crop side >= 16 divisible by 4; got {}, "
            "{}, {}",
            o.fit_steps, o.fit_batch, o.fit_crop_px);
+  FS_CHECK(!o.families.empty(), "synth needs at least one generator family (--families)");
+}
+
+// A CSV field, quoted when it holds a comma, a quote or a line break (a user's folder name can).
+std::string csv_field(const std::string& value) {
+  if (value.find_first_of(",\"\r\n") == std::string::npos) return value;
+  std::string quoted = "\"";
+  for (char c : value) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+struct LoadedPhotoSet {
+  std::string name;
+  std::vector<Image> photos;
+};
+
+// Decodes every photograph of every set once: in resize mode DCT-scaled to a short side >=
+// max(size, 1024), which bounds memory and time for the 5640x3172 ones while keeping crops well
+// inside a real photograph; in native mode at full size.
+std::vector<LoadedPhotoSet> load_photo_sets(const SynthOptions& options) {
+  std::vector<LoadedPhotoSet> loaded;
+  for (const PhotoSet& set : resolve_photo_sets(options.photos)) {
+    LoadedPhotoSet photos{set.name, {}};
+    for (const std::string& path : set.files) {
+      DecodeOptions decode;
+      if (options.crop_mode == SynthCropMode::kResize)
+        decode.min_side_px = std::max(options.size_px, 1024);
+      try {
+        photos.photos.push_back(decode_image_file(path, decode));
+      } catch (const DecodeError& e) {
+        spdlog::warn("synth: skipping photograph {}", e.what());
+      }
+    }
+    FS_CHECK(!photos.photos.empty(), "none of the photographs of set '{}' could be decoded",
+             set.name);
+    loaded.push_back(std::move(photos));
+  }
+  return loaded;
 }
 
 }  // namespace
-
-std::vector<std::string> find_photographs(const std::string& dir) {
-  std::vector<std::string> photos;
-  std::error_code ec;
-  if (fs::is_directory(dir, ec)) {
-    for (const auto& entry : fs::recursive_directory_iterator(dir, ec)) {
-      if (!entry.is_regular_file()) continue;
-      std::string ext = entry.path().extension().string();
-      std::transform(ext.begin(), ext.end(), ext.begin(),
-                     [](unsigned char c) { return std::tolower(c); });
-      if (ext == ".jpg" || ext == ".jpeg") photos.push_back(entry.path().string());
-    }
-  }
-  std::sort(photos.begin(), photos.end());
-  if (photos.empty())
-    fail(
-        "no photographs (*.jpg) found under '{}': the real class comes from Debian's "
-        "mate-backgrounds package (apt-get install mate-backgrounds), or pass another folder of "
-        "photographs",
-        dir);
-  return photos;
-}
 
 SynthStats synthesize_dataset(const SynthOptions& options) {
   validate(options);
@@ -156,45 +130,48 @@ SynthStats synthesize_dataset(const SynthOptions& options) {
   std::mt19937_64 rng(options.seed);
   torch::Generator torch_rng = at::detail::createCPUGenerator(options.seed);
 
-  // 1. Photographs, DCT-scaled on decode to a short side >= max(size, 1024): bounds memory and
-  //    time for the 5640x3172 ones while keeping crops well inside a real photograph.
-  std::vector<Image> photos;
-  for (const std::string& path : find_photographs(options.photos_dir)) {
-    DecodeOptions decode;
-    decode.min_side_px = std::max(options.size_px, 1024);
-    try {
-      photos.push_back(decode_image_file(path, decode));
-    } catch (const DecodeError& e) {
-      spdlog::warn("synth: skipping photograph {}", e.what());
-    }
-  }
-  FS_CHECK(!photos.empty(), "none of the photographs under '{}' could be decoded",
-           options.photos_dir);
-  auto random_photo = [&]() -> const Image& { return photos[rng() % photos.size()]; };
+  // 1. Photographs. With one set no draw picks the set, so a one-set, one-family run consumes the
+  //    random streams as `data synth` always has and writes the same files for a seed.
+  const std::vector<LoadedPhotoSet> sets = load_photo_sets(options);
+  auto random_photo = [&](size_t set) -> const Image& {
+    const std::vector<Image>& photos = sets[set % sets.size()].photos;
+    return photos[rng() % photos.size()];
+  };
 
-  // 2. Fit the generator to reconstruct downscaled crops.
-  UpsamplingGenerator generator;
-  generator->initialise(torch_rng);
-  torch::optim::Adam optimizer(generator->parameters(), torch::optim::AdamOptions(2e-3));
-  for (int step = 0; step < options.fit_steps; ++step) {
-    std::vector<torch::Tensor> crops;
-    for (int b = 0; b < options.fit_batch; ++b) {
-      Image crop = crop_square(random_photo(), options.fit_crop_px * 2, rng);
-      crops.push_back(
-          to_tensor(resize_bilinear_antialias(crop, options.fit_crop_px, options.fit_crop_px)));
+  // 2. Fit each family's generator to reconstruct crops: in resize mode downscaled by 2 (the
+  //    generator sees photo-like content at a cheap size), in native mode at native pixels.
+  std::vector<FamilyGenerator> generators;
+  for (GeneratorFamily family : options.families) {
+    Timer fit_timer;
+    SynthFamilyStats family_stats;
+    family_stats.family = generator_family_name(family);
+    generators.emplace_back(family, torch_rng);
+    for (int step = 0; step < options.fit_steps; ++step) {
+      std::vector<torch::Tensor> crops;
+      for (int b = 0; b < options.fit_batch; ++b) {
+        const Image& photo = random_photo(static_cast<size_t>(step * options.fit_batch + b));
+        if (options.crop_mode == SynthCropMode::kNative) {
+          crops.push_back(to_tensor(crop_square(photo, options.fit_crop_px, rng)));
+        } else {
+          Image crop = crop_square(photo, options.fit_crop_px * 2, rng);
+          crops.push_back(
+              to_tensor(resize_bilinear_antialias(crop, options.fit_crop_px, options.fit_crop_px)));
+        }
+      }
+      // (B, 3, C, C)
+      family_stats.fit_loss = generators.back().fit_step(torch::stack(crops), torch_rng);
     }
-    torch::Tensor batch = torch::stack(crops);  // (B, 3, C, C)
-    torch::Tensor loss = torch::l1_loss(generator->forward(batch), batch);
-    optimizer.zero_grad();
-    loss.backward();
-    optimizer.step();
-    stats.fit_loss = loss.item<double>();
+    family_stats.fit_seconds = fit_timer.seconds();
+    spdlog::info("synth: {} generator fitted in {} steps ({:.1f} s), L1 reconstruction loss {:.4f}",
+                 family_stats.family, options.fit_steps, family_stats.fit_seconds,
+                 family_stats.fit_loss);
+    stats.fit_loss = std::max(stats.fit_loss, family_stats.fit_loss);
+    stats.families.push_back(std::move(family_stats));
   }
-  spdlog::info("synth: generator fitted in {} steps, L1 reconstruction loss {:.4f}",
-               options.fit_steps, stats.fit_loss);
-  generator->eval();
 
-  // 3. Both classes, interleaved so that a prefix of the set stays balanced.
+  // 3. Both classes, interleaved so that a prefix of the set stays balanced: real i from photo set
+  //    i, fake i from family i, each family cycling through the photo sets (so that no family is
+  //    tied to one set when their counts share a factor).
   const fs::path out(options.out_dir);
   fs::create_directories(out / "0_real");
   fs::create_directories(out / "1_fake");
@@ -202,23 +179,31 @@ SynthStats synthesize_dataset(const SynthOptions& options) {
   jpeg.quality = options.quality;
   const int per_class = options.count / 2;
   const int padded = (options.size_px + 3) / 4 * 4;
-  std::string csv = ",file_name,label\n";
+  const size_t n_families = generators.size();
+  std::string csv = ",file_name,label,source\n";
   int64_t row = 0;
-  torch::NoGradGuard no_grad;
   for (int i = 0; i < per_class; ++i) {
+    const size_t index = static_cast<size_t>(i);
     std::string real_name = fmt::format("0_real/real_{:05d}.jpg", i);
     write_file(out / real_name,
-               encode_jpeg(crop_square(random_photo(), options.size_px, rng), jpeg));
-    csv += fmt::format("{},{},0\n", row++, real_name);
+               encode_jpeg(crop_square(random_photo(index), options.size_px, rng), jpeg));
+    csv += fmt::format("{},{},0,{}\n", row++, real_name, csv_field(sets[index % sets.size()].name));
 
-    torch::Tensor x = to_tensor(crop_square(random_photo(), options.size_px, rng)).unsqueeze(0);
+    Timer fake_timer;
+    FamilyGenerator& generator = generators[index % n_families];
+    torch::Tensor x =
+        to_tensor(crop_square(random_photo(index / n_families), options.size_px, rng)).unsqueeze(0);
     if (padded != options.size_px)  // (1, 3, S, S) -> (1, 3, P, P), P a multiple of 4
       x = torch::reflection_pad2d(x, {0, padded - options.size_px, 0, padded - options.size_px});
-    torch::Tensor y =
-        generator->forward(x)[0].narrow(1, 0, options.size_px).narrow(2, 0, options.size_px);
+    torch::Tensor y = generator.synthesize(x, torch_rng)[0]
+                          .narrow(1, 0, options.size_px)
+                          .narrow(2, 0, options.size_px);
     std::string fake_name = fmt::format("1_fake/fake_{:05d}.jpg", i);
     write_file(out / fake_name, encode_jpeg(to_image(y), jpeg));
-    csv += fmt::format("{},{},1\n", row++, fake_name);
+    SynthFamilyStats& family_stats = stats.families[index % n_families];
+    csv += fmt::format("{},{},1,{}\n", row++, fake_name, family_stats.family);
+    ++family_stats.images;
+    family_stats.synth_seconds += fake_timer.seconds();
   }
   stats.real = stats.fake = per_class;
   stats.csv_path = (out / "train.csv").string();
@@ -226,9 +211,18 @@ SynthStats synthesize_dataset(const SynthOptions& options) {
   csv_file << csv;
   if (!csv_file) fail("cannot write '{}'", stats.csv_path);
   stats.seconds = timer.seconds();
-  spdlog::info("synth: wrote {} real and {} fake {}x{} JPEGs (quality {}) to {} in {:.1f} s",
-               stats.real, stats.fake, options.size_px, options.size_px, options.quality,
-               options.out_dir, stats.seconds);
+  for (const SynthFamilyStats& family : stats.families)
+    spdlog::info(
+        "synth: {:<16} {:>6} images, fitting {:.1f} s, re-synthesis {:.1f} s ({:.1f} ms/image)",
+        family.family, family.images, family.fit_seconds, family.synth_seconds,
+        family.images > 0 ? 1000.0 * family.synth_seconds / static_cast<double>(family.images)
+                          : 0.0);
+  spdlog::info(
+      "synth: wrote {} real ({} photograph sets) and {} fake ({} families) {}x{} JPEGs (quality "
+      "{}, {} crops) to {} in {:.1f} s",
+      stats.real, sets.size(), stats.fake, n_families, options.size_px, options.size_px,
+      options.quality, options.crop_mode == SynthCropMode::kNative ? "native" : "resize",
+      options.out_dir, stats.seconds);
   return stats;
 }
 

@@ -15,6 +15,7 @@ void register_quantize_command(CLI::App& app);
 void register_bench_command(CLI::App& app);
 void register_launch_command(CLI::App& app);
 void register_study_command(CLI::App& app);
+void register_generalise_command(CLI::App& app);
 void register_serve_command(CLI::App& app);
 void register_import_command(CLI::App& app);
 void register_export_command(CLI::App& app);

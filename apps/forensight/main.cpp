@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   forensight::app::register_bench_command(app);
   forensight::app::register_launch_command(app);
   forensight::app::register_study_command(app);
+  forensight::app::register_generalise_command(app);
   forensight::app::register_serve_command(app);
 
   try {

@@ -48,6 +48,15 @@ void run_train(TrainCommand& c) {
     fmt::print("test accuracy {:.4f}, ROC-AUC {}, report {}/report.md\n",
                result.final_metrics.value("accuracy", 0.0),
                result.final_metrics.value("roc_auc", nlohmann::json()).dump(), result.run_dir);
+  if (result.final_metrics.contains("held_out")) {
+    const nlohmann::json& h = result.final_metrics["held_out"];
+    fmt::print(
+        "held-out source {}: accuracy {:.4f}, ROC-AUC {}, AP {} ({} AI-generated, {} real)\n",
+        h.value("source", ""), h.value("accuracy", 0.0),
+        h.value("roc_auc", nlohmann::json()).dump(),
+        h.value("average_precision", nlohmann::json()).dump(), h.value("count_fake", 0),
+        h.value("count_real", 0));
+  }
 }
 
 }  // namespace

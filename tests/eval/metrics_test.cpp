@@ -90,6 +90,24 @@ TEST(MetricsTest, PerSourceRowsGiveAucOnlyForGenerators) {
   EXPECT_DOUBLE_EQ(m.sources[2].roc_auc_vs_real, 0.75);  // 0.9 beats both, 0.15 beats 0.1 only
 }
 
+// A generator's images pooled with every real one: the cell of a leave-one-family-out matrix.
+TEST(MetricsTest, PerSourceRowsJudgeGeneratorsTogetherWithTheRealImages) {
+  std::vector<double> scores = {0.1, 0.2, 0.9, 0.15, 0.6};
+  std::vector<int> labels = {0, 0, 1, 1, 1};
+  std::vector<std::string> sources = {"coco", "coco", "sdxl", "sdxl", "mixed"};
+  Metrics m = compute_metrics(scores, labels, {}, sources);
+  ASSERT_EQ(m.sources.size(), 3u);
+  // sdxl + coco: 0.9 (P), 0.2 (N), 0.15 (P), 0.1 (N). Right at 0.5: both reals and 0.9.
+  EXPECT_DOUBLE_EQ(m.sources[2].accuracy_vs_real, 0.75);
+  // AP: recall 1/2 at precision 1, then recall 1 at precision 2/3 (sklearn's step sum).
+  EXPECT_NEAR(m.sources[2].average_precision_vs_real, 0.5 * 1.0 + 0.5 * 2.0 / 3.0, 1e-12);
+  EXPECT_TRUE(std::isnan(m.sources[0].accuracy_vs_real));  // real images: not a generator
+  EXPECT_TRUE(std::isnan(m.sources[0].average_precision_vs_real));
+  const nlohmann::json row = to_json(m.sources[2]);
+  EXPECT_DOUBLE_EQ(row["accuracy_vs_real"].get<double>(), 0.75);
+  EXPECT_TRUE(to_json(m.sources[0])["average_precision_vs_real"].is_null());
+}
+
 TEST(MetricsTest, RejectsBadInputWithMessage) {
   std::vector<double> scores = {0.2, 1.5};
   std::vector<int> labels = {0, 1};

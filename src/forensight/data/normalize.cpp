@@ -79,4 +79,28 @@ torch::Tensor normalize_batch(const torch::Tensor& images_u8, NormPreset preset,
   return out;  // (B, 3, H, W) float32
 }
 
+torch::Tensor normalize_batch(const torch::Tensor& images_u8, NormPreset preset, InputFilter filter,
+                              torch::Device device, bool channels_last) {
+  if (filter == InputFilter::kNone)
+    return normalize_batch(images_u8, preset, device, channels_last);
+  FS_CHECK(
+      images_u8.scalar_type() == torch::kUInt8 && images_u8.dim() == 4 && images_u8.size(1) == 3,
+      "normalize_batch expects a (B, 3, H, W) uint8 tensor, got {} of shape {}",
+      std::string(c10::toString(images_u8.scalar_type())),
+      fmt::format("{}", fmt::join(images_u8.sizes(), "x")));
+  const NormStatistics stats = norm_statistics(preset);
+  auto options = torch::TensorOptions().dtype(torch::kFloat32).device(device);
+  torch::Tensor scale =
+      torch::tensor({1.0f / (255.0f * stats.std[0]), 1.0f / (255.0f * stats.std[1]),
+                     1.0f / (255.0f * stats.std[2])},
+                    options)
+          .view({1, 3, 1, 1});
+  torch::Tensor pixels = images_u8.to(device, /*non_blocking=*/true)
+                             .to(torch::kFloat32)
+                             .contiguous();                            // (B, 3, H, W) float, 0..255
+  torch::Tensor out = apply_input_filter(pixels, filter).mul_(scale);  // (B, 3, H, W) float
+  if (channels_last) out = out.contiguous(torch::MemoryFormat::ChannelsLast);
+  return out;  // (B, 3, H, W) float32
+}
+
 }  // namespace forensight::data

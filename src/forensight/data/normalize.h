@@ -6,6 +6,8 @@
 #include <array>
 #include <string>
 
+#include "forensight/data/input_filter.h"
+
 namespace forensight::data {
 
 enum class NormPreset {
@@ -27,6 +29,16 @@ NormStatistics norm_statistics(NormPreset preset);
 // images_u8: (B, 3, H, W) uint8 on any device -> (B, 3, H, W) float32 on `device`, (x/255 - mean)
 // / std, in channels_last memory format when asked. The copy happens before the conversion.
 torch::Tensor normalize_batch(const torch::Tensor& images_u8, NormPreset preset,
+                              torch::Device device, bool channels_last);
+
+// The model's input on every path (train, validation, eval, predict, int8 calibration, serve):
+// decoded pixels -> input filter -> normalisation. With a filter the residual r (pixel units,
+// within [-255, 255]) becomes r / (255 std): the preset's scale without its mean. Both filters
+// answer 0 to a constant, so this is exactly the filter applied to the normalised image (the mean
+// cancels), which is how the NPR paper's code feeds its network (normalise, then residual), and the
+// model's first layer sees the normalised image's local differences. kNone is the overload above.
+// images_u8: (B, 3, H, W) uint8 -> (B, 3, H, W) float32 on `device`
+torch::Tensor normalize_batch(const torch::Tensor& images_u8, NormPreset preset, InputFilter filter,
                               torch::Device device, bool channels_last);
 
 }  // namespace forensight::data

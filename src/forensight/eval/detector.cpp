@@ -48,7 +48,10 @@ void prepare_for_inference(Detector& detector, Precision precision,
         *fused, int8_ranges, data::norm_statistics(detector.normalization),
         int8_engine.value_or(models::default_int8_engine()));
     detector.precision = "int8";
-    detector.raw_pixels = true;
+    // The int8 stem folds the normalisation into its weights and reads the pixels exactly; a
+    // filtered input is no longer pixels, so it gets the float input (filtered, normalised) and
+    // the stem runs in float, quantizing its output with the range calibrated on the same input.
+    detector.raw_pixels = detector.input_filter == data::InputFilter::kNone;
   } else {
     detector.model = fused;
     detector.precision = "fp32";
@@ -57,7 +60,13 @@ void prepare_for_inference(Detector& detector, Precision precision,
 }
 
 InferenceOptions inference_options(const Detector& detector) {
-  return {detector.normalization, detector.device, detector.channels_last, detector.raw_pixels};
+  InferenceOptions options;
+  options.normalization = detector.normalization;
+  options.input_filter = detector.input_filter;
+  options.device = detector.device;
+  options.channels_last = detector.channels_last;
+  options.raw_pixels = detector.raw_pixels;
+  return options;
 }
 
 Detector load_detector(const std::string& checkpoint_path, const torch::Device& device,
@@ -81,6 +90,7 @@ Detector load_detector(const std::string& checkpoint_path, const torch::Device& 
   detector.channels_last = train::input_channels_last(detector.config, device.is_cpu());
   detector.transform = train::eval_transform(detector.config);
   detector.normalization = data::parse_norm_preset(detector.config.normalization);
+  detector.input_filter = data::parse_input_filter(detector.config.input_filter);
   prepare_for_inference(detector, precision, header.int8_ranges);
   return detector;
 }

@@ -34,10 +34,12 @@ struct Detector {
   std::shared_ptr<models::ClassifierImpl> model;  // in eval mode, on `device`
   data::TransformOptions transform;               // deterministic (no augmentation)
   data::NormPreset normalization = data::NormPreset::kImageNet;
+  data::InputFilter input_filter = data::InputFilter::kNone;  // the run's, before normalisation
   torch::Device device = torch::kCPU;
   std::string precision = "fp32";  // what `model` computes in: fp32 or int8
   bool channels_last = false;      // feed `model` NHWC input (the ResNet engines' own layout)
-  bool raw_pixels = false;         // feed `model` uint8 pixels: it normalises them itself (int8)
+  // Feed `model` uint8 pixels: it normalises them itself (int8 without an input filter).
+  bool raw_pixels = false;
 
   std::string name() const { return config.model; }
 };
@@ -49,8 +51,8 @@ Detector load_detector(const std::string& checkpoint_path, const torch::Device& 
                        Precision precision = Precision::kAuto);
 
 // Replaces a ResNet's trained module by its inference engine (see above); other models are kept.
-// int8_ranges: calibration from the checkpoint (undefined when none). detector.normalization must
-// already be the checkpoint's.
+// int8_ranges: calibration from the checkpoint (undefined when none). detector.normalization and
+// detector.input_filter must already be the checkpoint's.
 // int8_engine: which quantized engine runs int8 (default: models::default_int8_engine()).
 void prepare_for_inference(Detector& detector, Precision precision,
                            const torch::Tensor& int8_ranges,

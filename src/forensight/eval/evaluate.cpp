@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <set>
 
 #include "forensight/core/error.h"
 #include "forensight/eval/metrics.h"
@@ -138,15 +139,43 @@ nlohmann::json evaluate(Detector& detector, const data::Dataset& dataset,
   return json;
 }
 
+Metrics source_against_other_class(const InferenceResult& inference, const data::Dataset& dataset,
+                                   const std::string& source, double threshold) {
+  const Labelled l = labelled_part(inference, &dataset);
+  std::set<int> labels_of_source;
+  for (size_t i = 0; i < l.sources.size(); ++i)
+    if (l.sources[i] == source) labels_of_source.insert(l.labels[i]);
+  FS_CHECK(!labels_of_source.empty(), "no image of source '{}' was evaluated", source);
+  std::vector<double> scores;
+  std::vector<int> labels;
+  for (size_t i = 0; i < l.scores.size(); ++i) {
+    if (l.sources[i] != source && labels_of_source.count(l.labels[i])) continue;
+    scores.push_back(l.scores[i]);
+    labels.push_back(l.labels[i]);
+  }
+  FS_CHECK(std::set<int>(labels.begin(), labels.end()).size() == 2,
+           "source '{}' cannot be judged: the evaluation holds no {} image besides it", source,
+           labels_of_source.count(data::kLabelFake) ? "real" : "AI-generated");
+  MetricsOptions options;
+  options.threshold = threshold;
+  options.keep_roc = false;
+  return compute_metrics(scores, labels, options);
+}
+
 nlohmann::json write_evaluation_report(const InferenceResult& inference,
                                        const data::Dataset& dataset, const std::string& folder,
-                                       const std::string& split_name,
-                                       const std::string& checkpoint) {
+                                       const std::string& split_name, const std::string& checkpoint,
+                                       const std::string& held_out_source) {
   EvaluationReport report;
   report.title = fmt::format("Held-out {} split", split_name);
   report.model = checkpoint;
   report.dataset = dataset.root;
   report.metrics = metrics_of(inference, &dataset, 0.5);
+  if (!held_out_source.empty()) {
+    report.held_out_source = held_out_source;
+    report.held_out = source_against_other_class(inference, dataset, held_out_source);
+    report.title += fmt::format(", {} held out of training", held_out_source);
+  }
   if (report.metrics.count_real > 0 && report.metrics.count_fake > 0) {
     std::vector<RocPlotCurve> curves = {roc_plot_curve(split_name, report.metrics)};
     write_roc_plot_png(std::filesystem::path(folder) / "roc.png", curves,
@@ -154,7 +183,9 @@ nlohmann::json write_evaluation_report(const InferenceResult& inference,
     report.roc_plot_file = "roc.png";
   }
   write_report(report, folder);
-  return to_json(report.metrics);
+  nlohmann::json metrics = to_json(report.metrics);
+  if (!held_out_source.empty()) metrics["held_out"] = to_json(report).at("held_out");
+  return metrics;
 }
 
 }  // namespace forensight::eval

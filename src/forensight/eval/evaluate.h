@@ -10,6 +10,7 @@
 #include "forensight/data/dataset.h"
 #include "forensight/eval/detector.h"
 #include "forensight/eval/inference.h"
+#include "forensight/eval/metrics.h"
 
 namespace forensight::parallel {
 class Distribution;
@@ -38,10 +39,19 @@ struct EvaluateOptions {
 nlohmann::json evaluate(Detector& detector, const data::Dataset& dataset,
                         const std::vector<int64_t>& indices, const EvaluateOptions& options);
 
-// The trainer's final report from an inference pass it already ran.
+// The metrics of `source`'s images against the evaluation's images of the class(es) that source
+// lacks: a generator family's fakes against every real image, a real source's images against every
+// fake. The held-out figure of a leave-one-out run. Throws Error when no image of `source` or of
+// the other class was evaluated.
+Metrics source_against_other_class(const InferenceResult& inference, const data::Dataset& dataset,
+                                   const std::string& source, double threshold = 0.5);
+
+// The trainer's final report from an inference pass it already ran. held_out_source: the source a
+// leave-one-out run kept out of training ("" = none), reported on its own (report.json's
+// "held_out", also in the returned metrics).
 nlohmann::json write_evaluation_report(const InferenceResult& inference,
                                        const data::Dataset& dataset, const std::string& folder,
-                                       const std::string& split_name,
-                                       const std::string& checkpoint);
+                                       const std::string& split_name, const std::string& checkpoint,
+                                       const std::string& held_out_source = "");
 
 }  // namespace forensight::eval

@@ -33,10 +33,11 @@ InferenceResult run_inference(models::ClassifierImpl& model, data::DataLoader& l
   loader.start_epoch(0);
   while (auto batch = loader.next()) {
     if (batch->images.size(0) == 0) continue;
-    torch::Tensor x = options.raw_pixels ? batch->images.to(options.device)  // (B, 3, H, W) uint8
-                                         : data::normalize_batch(
-                                               batch->images, options.normalization, options.device,
-                                               options.channels_last);  // (B, 3, H, W) float
+    torch::Tensor x = options.raw_pixels
+                          ? batch->images.to(options.device)  // (B, 3, H, W) uint8
+                          : data::normalize_batch(batch->images, options.normalization,
+                                                  options.input_filter, options.device,
+                                                  options.channels_last);  // (B, 3, H, W) float
     torch::Tensor logits = options.forward ? options.forward(x) : model.forward(x);  // (B, 2)
     torch::Tensor probability = fake_probability(logits).cpu().to(torch::kFloat64);  // (B)
     torch::Tensor labels = batch->labels;                                            // (B) int64

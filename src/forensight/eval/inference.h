@@ -25,6 +25,7 @@ struct InferenceResult {
 
 struct InferenceOptions {
   data::NormPreset normalization = data::NormPreset::kImageNet;
+  data::InputFilter input_filter = data::InputFilter::kNone;
   torch::Device device = torch::kCPU;
   bool channels_last = false;
   bool raw_pixels = false;  // the model takes the uint8 batch and normalises it itself

@@ -160,6 +160,8 @@ std::vector<SourceMetrics> per_source(std::span<const double> scores, std::span<
     }
     row.accuracy = ratio(correct, row.count, kNaN);
     row.roc_auc_vs_real = kNaN;
+    row.accuracy_vs_real = kNaN;
+    row.average_precision_vs_real = kNaN;
     if (row.count_real == 0 && !real_scores.empty()) {
       std::vector<double> pooled_scores = real_scores;
       std::vector<int> pooled_labels(real_scores.size(), 0);
@@ -167,7 +169,13 @@ std::vector<SourceMetrics> per_source(std::span<const double> scores, std::span<
         pooled_scores.push_back(scores[i]);
         pooled_labels.push_back(1);
       }
-      row.roc_auc_vs_real = auc_of(binary_clf_curve(pooled_scores, pooled_labels));
+      const auto curve = binary_clf_curve(pooled_scores, pooled_labels);
+      row.roc_auc_vs_real = auc_of(curve);
+      row.average_precision_vs_real = average_precision_of(curve);
+      int64_t pooled_correct = correct;  // this source's own, then the real images'
+      for (double s : real_scores) pooled_correct += s < threshold;
+      row.accuracy_vs_real =
+          ratio(pooled_correct, static_cast<int64_t>(pooled_scores.size()), kNaN);
     }
     rows.push_back(std::move(row));
   }
@@ -271,7 +279,9 @@ nlohmann::json to_json(const SourceMetrics& s) {
           {"count_real", s.count_real},
           {"count_fake", s.count_fake},
           {"accuracy", number_or_null(s.accuracy)},
-          {"roc_auc_vs_real", number_or_null(s.roc_auc_vs_real)}};
+          {"roc_auc_vs_real", number_or_null(s.roc_auc_vs_real)},
+          {"accuracy_vs_real", number_or_null(s.accuracy_vs_real)},
+          {"average_precision_vs_real", number_or_null(s.average_precision_vs_real)}};
 }
 
 nlohmann::json to_json(const Metrics& m) {

@@ -42,6 +42,10 @@ struct SourceMetrics {
   // AUC of this source's images against every real image of the evaluation; only for a generator
   // (a source whose images are all AI-generated) when real images exist, NaN otherwise.
   double roc_auc_vs_real = 0;
+  // The same pooled set (this generator's images and every real one) judged at the threshold, and
+  // its average precision: with the AUC, the cell of a leave-one-family-out matrix (issue #17).
+  double accuracy_vs_real = 0;
+  double average_precision_vs_real = 0;
 };
 
 struct Metrics {

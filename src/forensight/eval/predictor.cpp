@@ -43,8 +43,8 @@ torch::Tensor preprocess_bytes(const Detector& detector, std::span<const uint8_t
   if (detector.raw_pixels) return batch.clone(torch::MemoryFormat::ChannelsLast);  // (1, 3, H, W)
   if (!detector.channels_last) batch = batch.contiguous();
   // normalize_batch copies, so the result does not point into `input`.
-  return data::normalize_batch(batch, detector.normalization, detector.device,
-                               detector.channels_last);  // (1, 3, H, W) float
+  return data::normalize_batch(batch, detector.normalization, detector.input_filter,
+                               detector.device, detector.channels_last);  // (1, 3, H, W) float
 }
 
 Prediction predict_bytes(Detector& detector, std::span<const uint8_t> bytes,

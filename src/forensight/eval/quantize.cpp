@@ -54,8 +54,9 @@ torch::Tensor calibrate(models::FusedResNetImpl& fused, const Detector& detector
   torch::NoGradGuard no_grad;
   while (auto batch = loader.next()) {
     if (batch->images.size(0) == 0) continue;
-    torch::Tensor x = data::normalize_batch(batch->images, detector.normalization, torch::kCPU,
-                                            /*channels_last=*/true);  // (B, 3, H, W) float
+    torch::Tensor x =
+        data::normalize_batch(batch->images, detector.normalization, detector.input_filter,
+                              torch::kCPU, /*channels_last=*/true);  // (B, 3, H, W) float
     fused.forward_observed(x, observer.callback());
     seen += x.size(0);
   }

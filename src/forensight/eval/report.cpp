@@ -57,6 +57,13 @@ nlohmann::json to_json(const EvaluationReport& report) {
     for (const RobustnessRow& row : report.robustness) j["robustness"].push_back(to_json(row));
   }
   if (!report.roc_plot_file.empty()) j["roc_plot_file"] = report.roc_plot_file;
+  if (!report.held_out_source.empty()) {
+    nlohmann::json held_out = to_json(report.held_out);
+    held_out.erase("roc");  // the whole evaluation's curve is enough to plot
+    held_out.erase("sources");
+    held_out["source"] = report.held_out_source;
+    j["held_out"] = held_out;
+  }
   return j;
 }
 
@@ -68,6 +75,15 @@ std::string to_markdown(const EvaluationReport& report) {
   md += fmt::format("- Images: {} ({} real, {} AI-generated); threshold {}\n\n", m.count,
                     m.count_real, m.count_fake, m.threshold);
 
+  if (!report.held_out_source.empty()) {
+    const Metrics& h = report.held_out;
+    md += fmt::format(
+        "## Held-out source: {} (never seen in training)\n\nIts images against the test images "
+        "of the other class: {} AI-generated, {} real.\n\n| Metric | Value |\n|---|---:|\n| "
+        "Accuracy | {} |\n| ROC-AUC | {} |\n| Average precision | {} |\n\n",
+        escaped(report.held_out_source), h.count_fake, h.count_real, cell(h.accuracy),
+        cell(h.roc_auc), cell(h.average_precision));
+  }
   md += "## Metrics\n\n| Metric | Value |\n|---|---:|\n";
   const std::pair<const char*, double> rows[] = {
       {"Accuracy", m.accuracy},
@@ -94,11 +110,13 @@ std::string to_markdown(const EvaluationReport& report) {
 
   if (!m.sources.empty()) {
     md +=
-        "\n## Per source\n\n| Source | Images | Real | AI-generated | Accuracy | AUC vs real "
-        "|\n|---|---:|---:|---:|---:|---:|\n";
+        "\n## Per source\n\nA generator's last three columns judge its images together with "
+        "every real image.\n\n| Source | Images | Real | AI-generated | Accuracy | AUC vs real | "
+        "Accuracy vs real | AP vs real |\n|---|---:|---:|---:|---:|---:|---:|---:|\n";
     for (const SourceMetrics& s : m.sources)
-      md += fmt::format("| {} | {} | {} | {} | {} | {} |\n", escaped(s.source), s.count,
-                        s.count_real, s.count_fake, cell(s.accuracy), cell(s.roc_auc_vs_real));
+      md += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} |\n", escaped(s.source), s.count,
+                        s.count_real, s.count_fake, cell(s.accuracy), cell(s.roc_auc_vs_real),
+                        cell(s.accuracy_vs_real), cell(s.average_precision_vs_real));
   }
   if (!report.robustness.empty()) {
     md +=

@@ -32,6 +32,11 @@ struct EvaluationReport {
   Metrics metrics;                        // per-source rows come from metrics.sources
   std::vector<RobustnessRow> robustness;  // empty: no robustness table
   std::string roc_plot_file;  // a PNG next to the report, linked from the Markdown when set
+  // Leave-one-out runs (train --hold-out-source): the source kept out of training ("" = none) and
+  // its images judged against the evaluation's images of the class it lacks (its fakes against
+  // every real test image, for a generator family).
+  std::string held_out_source;
+  Metrics held_out;
 };
 
 nlohmann::json to_json(const EvaluationReport& report);

@@ -105,11 +105,12 @@ std::vector<std::string> split_names(const std::string& list) {
 // the same input tensor from the same bytes.
 std::string preprocessing_signature(const eval::Detector& d) {
   const data::TransformOptions& t = d.transform;
-  return fmt::format("{} {} {} {} {} {} {} {} {} {} {} {} {} {}", t.image_size_px,
+  return fmt::format("{} {} {} {} {} {} {} {} {} {} {} {} {} {} {}", t.image_size_px,
                      static_cast<int>(t.size_mode), t.resize_px, t.max_pixels, t.hflip_prob,
                      t.blur_prob, t.jpeg_prob, t.degradation.active(),
                      static_cast<int>(d.normalization), d.channels_last, d.raw_pixels,
-                     d.device.str(), t.degradation.jpeg_quality, t.degradation.downscale);
+                     d.device.str(), t.degradation.jpeg_quality, t.degradation.downscale,
+                     data::input_filter_name(d.input_filter));
 }
 
 // The reason for the refusals httplib makes on its own (before any route runs).
@@ -772,6 +773,7 @@ nlohmann::json Server::Impl::models_json() const {
                     {"precision", d.precision},
                     {"device", d.device.str()},
                     {"image_size_px", d.transform.image_size_px},
+                    {"input_filter", data::input_filter_name(d.input_filter)},
                     {"threshold", options.threshold},
                     {"ready", m.batcher->warmed()}});
   }

@@ -10,6 +10,7 @@
 
 #include "forensight/core/atomic_file.h"
 #include "forensight/core/error.h"
+#include "forensight/data/input_filter.h"
 #include "forensight/data/normalize.h"
 #include "forensight/models/registry.h"
 #include "forensight/models/safetensors.h"
@@ -32,6 +33,30 @@ std::string python_constructor(const models::ClassifierImpl& model) {
         o.num_classes);
   }
   return "torchvision.models.resnet18(num_classes=2)";
+}
+
+// How to make the model's input in Python, the input filter included (data/input_filter.h): a
+// user who skips the filter would feed the network images it never saw.
+std::string input_description(const TrainOptions& config) {
+  const int side = config.image_size_px;
+  switch (data::parse_input_filter(config.input_filter)) {
+    case data::InputFilter::kNpr:
+      return fmt::format(
+          "RGB, (B, 3, {0}, {0}) float: x = pixel (0..255 float); r = x - "
+          "F.interpolate(F.interpolate(x, scale_factor=0.5, mode='nearest'), scale_factor=2, "
+          "mode='nearest') per channel (the NPR residual; sides even); input = r / 255 / std "
+          "(no mean: r has none)",
+          side);
+    case data::InputFilter::kHighPass:
+      return fmt::format(
+          "RGB, (B, 3, {0}, {0}) float: x = pixel (0..255 float); r = F.conv2d(F.pad(x, (1, 1, "
+          "1, 1), mode='replicate'), w, groups=3) with w = [[0, -1, 0], [-1, 4, -1], [0, -1, 0]] "
+          "/ 4 for each channel; input = r / 255 / std (no mean: r has none)",
+          side);
+    case data::InputFilter::kNone:
+      break;
+  }
+  return fmt::format("RGB, (B, 3, {0}, {0}) float: pixel / 255, minus mean, over std", side);
 }
 
 }  // namespace
@@ -67,8 +92,8 @@ ExportReport export_model(const ExportOptions& options) {
       {"normalization", config.normalization},
       {"mean", norm.mean},
       {"std", norm.std},
-      {"input", fmt::format("RGB, (B, 3, {0}, {0}) float: pixel / 255, minus mean, over std",
-                            config.image_size_px)},
+      {"input_filter", config.input_filter},
+      {"input", input_description(config)},
       {"output", "logits (B, 2); softmax(logits)[:, 1] = P(AI-generated)"},
       {"labels", {{"0", "real"}, {"1", "ai-generated"}}},
       {"threshold", options.threshold},

@@ -1,5 +1,6 @@
 #include "forensight/train/train_option_table.h"
 
+#include "forensight/data/input_filter.h"
 #include "forensight/models/registry.h"
 
 namespace forensight::train {
@@ -23,6 +24,13 @@ std::vector<OptionSpec> train_option_specs(TrainOptions& o) {
        "probability of a Gaussian blur, sigma in [0, 3] (training only)"},
       {"jpeg-prob", &o.jpeg_prob, "probability of JPEG re-compression, quality in [30, 100]"},
       {"normalization", &o.normalization, "input normalisation", {"imagenet", "half"}},
+      {"input-filter", &o.input_filter,
+       "filter applied to the decoded pixels before normalisation, on every path: npr = x - "
+       "up(down(x)) (nearest, by 2), highpass = x - mean of its 4 neighbours",
+       data::input_filter_names()},
+      {"hold-out-source", &o.hold_out_source,
+       "leave-one-out: no image of this source (the CSV's `source` column) in train/val; the "
+       "test split gets all of them (empty = none)"},
       // Model
       {"model", &o.model, "architecture", models::model_names()},
       {"vit-layers", &o.vit_layers, "ViT encoder blocks (0 = the preset's 12)"},

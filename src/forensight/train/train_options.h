@@ -20,6 +20,8 @@ struct TrainOptions {
   double blur_prob = 0.0;
   double jpeg_prob = 0.0;
   std::string normalization = "imagenet";  // imagenet (ResNet) or half (ViT: mean = std = 0.5)
+  std::string input_filter = "none";       // none, npr, highpass (data/input_filter.h)
+  std::string hold_out_source;  // keep this `source` out of train/val, test on it ("" = none)
 
   // Model
   std::string model = "resnet18";  // resnet18, vit-tiny, vit-small, vit-base

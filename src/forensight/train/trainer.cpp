@@ -15,6 +15,7 @@
 #include "forensight/core/memory.h"
 #include "forensight/core/timer.h"
 #include "forensight/data/dataset.h"
+#include "forensight/data/hold_out.h"
 #include "forensight/data/loader.h"
 #include "forensight/data/normalize.h"
 #include "forensight/data/sampler.h"
@@ -68,8 +69,11 @@ data::Split load_or_make_split(const data::Dataset& dataset, const TrainOptions&
     return data::load_split(run_dir.split_path(), dataset);
   }
   FS_CHECK(!resume, "cannot resume: '{}' has no split file", run_dir.split_path());
+  const data::SplitSpec spec = data::parse_split_spec(options.split);
   data::Split split =
-      data::make_split(dataset, data::parse_split_spec(options.split), options.seed);
+      options.hold_out_source.empty()
+          ? data::make_split(dataset, spec, options.seed)
+          : data::make_hold_out_split(dataset, spec, options.seed, options.hold_out_source);
   if (write) data::save_split(split, dataset, run_dir.split_path());
   return split;
 }
@@ -153,6 +157,9 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
   if (!is_main) split = load_or_make_split(dataset, options, run_dir, resume, /*write=*/false);
   spdlog::info("data: {} images, split {} train / {} val / {} test", dataset.size(),
                split.train().size(), split.val().size(), split.test().size());
+  if (!options.hold_out_source.empty())
+    spdlog::info("source '{}' is held out: its images are in the test split only",
+                 options.hold_out_source);
   FS_CHECK(!split.train().empty(), "the training split of '{}' is empty", options.data_path);
 
   data::LoaderOptions loader_options;
@@ -187,6 +194,7 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
   model->to(device);
 
   const data::NormPreset norm = data::parse_norm_preset(options.normalization);
+  const data::InputFilter input_filter = data::parse_input_filter(options.input_filter);
   const bool channels_last_input = input_channels_last(options, device.is_cpu());
   if (options.sync_batchnorm) {
     // Stage threads would issue their BatchNorm all-reduces in an order that differs between
@@ -238,7 +246,11 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
   schedule.step_size_epochs = options.lr_step_size_epochs;
   schedule.step_gamma = options.lr_step_gamma;
 
-  eval::InferenceOptions inference_options{norm, placement->input_device(), channels_last_input};
+  eval::InferenceOptions inference_options;
+  inference_options.normalization = norm;
+  inference_options.input_filter = input_filter;
+  inference_options.device = placement->input_device();
+  inference_options.channels_last = channels_last_input;
   inference_options.forward = [&placement](const torch::Tensor& x) {
     return placement->forward(x);
   };
@@ -313,8 +325,9 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
 
       // 2+3. Forward and backward, by the placement, under the precision's autocast: uint8
       // crosses to the device and becomes float there; the loss is scaled before backward.
-      torch::Tensor x = data::normalize_batch(batch->images, norm, placement->input_device(),
-                                              channels_last_input);  // (B, 3, H, W) float
+      torch::Tensor x =
+          data::normalize_batch(batch->images, norm, input_filter, placement->input_device(),
+                                channels_last_input);  // (B, 3, H, W) float
       torch::Tensor y = batch->labels.to(placement->input_device(),
                                          /*non_blocking=*/true);  // (B) int64
       optimizer->zero_grad();
@@ -475,8 +488,8 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
     auto inference = eval::gather_inference(
         eval::run_inference(*model, test_loader, inference_options), split.test(), distribution);
     if (is_main)
-      result.final_metrics =
-          eval::write_evaluation_report(inference, dataset, run_dir.path(), "test", best);
+      result.final_metrics = eval::write_evaluation_report(inference, dataset, run_dir.path(),
+                                                           "test", best, options.hold_out_source);
   }
   result.steps = progress.step;
   result.seconds = run_timer.seconds();

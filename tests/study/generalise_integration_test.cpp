@@ -85,6 +85,28 @@ TEST(GeneraliseIntegration, UnknownSourceIsRefusedNamingTheSourcesFound) {
   EXPECT_NE(o.output.find("famA, famB, photos"), std::string::npos) << o.output;
 }
 
+TEST(GeneraliseIntegration, RefusesWhatCannotMakeAMatrix) {
+  const std::string dir = testing::make_test_dir();
+  const std::string csv = families_csv(dir);
+  const Outcome unknown =
+      run("generalise --data " + csv + " --out " + dir + "/gen --families famA,famZ" + kTiny);
+  EXPECT_NE(unknown.status, 0);
+  EXPECT_NE(unknown.output.find("'famZ'"), std::string::npos) << unknown.output;
+  EXPECT_NE(unknown.output.find("famA, famB"), std::string::npos) << unknown.output;
+  const Outcome fixed =
+      run("generalise --data " + csv + " --out " + dir + "/gen --hold-out-source famA" + kTiny);
+  EXPECT_NE(fixed.status, 0);
+  EXPECT_NE(fixed.output.find("--families"), std::string::npos) << fixed.output;
+
+  // One family only: holding it out would leave nothing AI-generated to train on.
+  std::ofstream(dir + "/data/one.csv")
+      << "file_name,label,source\n0_real/real_0.jpg,0,photos\n1_fake/fake_0.jpg,1,famA\n";
+  const Outcome one =
+      run("generalise --data " + dir + "/data/one.csv --out " + dir + "/gen1" + kTiny);
+  EXPECT_NE(one.status, 0);
+  EXPECT_NE(one.output.find("at least two"), std::string::npos) << one.output;
+}
+
 TEST(GeneraliseIntegration, WritesTheLeaveOneFamilyOutMatrix) {
   const std::string dir = testing::make_test_dir();
   const std::string csv = families_csv(dir);

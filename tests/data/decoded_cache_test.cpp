@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <functional>
 
+#include "../support/error_of.h"
+#include "../support/scoped_write_fault.h"
 #include "forensight/core/error.h"
 #include "forensight/data/image_decoder.h"
 #include "forensight/data/jpeg_encoder.h"
@@ -142,6 +144,25 @@ TEST_F(DecodedCacheTest, SkippingChecksumStillChecksLayout) {
   DecodedCache unchecked(dir_.file("flipped.fsc"), /*verify_checksum=*/false);
   EXPECT_EQ(unchecked.size(), 9);
   EXPECT_THROW(DecodedCache(dir_.file("flipped.fsc")), Error);
+}
+
+TEST_F(DecodedCacheTest, FullDiskNamesTheCacheAndKeepsThePreviousOne) {
+  const std::string path = write(2);
+  const std::vector<uint8_t> previous = read_bytes(path);
+  transform_.image_size_px = 32;  // a different cache, so "unchanged" is visible
+  {
+    forensight::testing::ScopedWriteFault full("FORENSIGHT_FAULT_ENOSPC_AFTER_BYTES", 5000);
+    const std::string error = forensight::testing::error_of([&] { write(2); });
+    EXPECT_NE(error.find("cannot write '" + path + "'"), std::string::npos) << error;
+    EXPECT_NE(error.find("No space left on device"), std::string::npos) << error;
+  }
+  EXPECT_EQ(read_bytes(path), previous);
+  EXPECT_EQ(DecodedCache(path).image_size_px(), 24);
+  size_t files = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::filesystem::path(path).parent_path()))
+    files += entry.path().filename().string().find(".tmp.") != std::string::npos;
+  EXPECT_EQ(files, 0u) << "a temporary file was left behind";
 }
 
 }  // namespace

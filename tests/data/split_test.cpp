@@ -7,7 +7,13 @@
 #include <map>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <iterator>
+
 #include "../support/error_of.h"
+#include "../support/scoped_write_fault.h"
 #include "forensight/core/error.h"
 #include "test_files.h"
 
@@ -113,6 +119,47 @@ TEST(SplitTest, SaveAndLoadRoundTripAndRefuseChangedData) {
   Dataset smaller = make_dataset(49, 0.5);
   msg = error_of([&] { load_split(file, smaller); });
   EXPECT_NE(msg.find("49"), std::string::npos) << msg;
+}
+
+// The split file carries a CRC-32 of its content: a changed digit, a cut-short file and a full disk
+// are errors naming the file; a file from before the CRC still loads.
+TEST(SplitTest, CorruptTruncatedAndUncheckedFiles) {
+  test_files::ScratchDir dir("split-crc");
+  Dataset d = make_dataset(20, 0.5);
+  Split s = make_split(d, parse_split_spec("10/5/5"), 3);
+  const std::string file = dir / "split.json";
+  save_split(s, d, file);
+  std::ifstream in(file);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto load_text = [&](const std::string& content) {
+    test_files::write_text(dir / "edited.json", content);
+    return error_of([&] { load_split(dir / "edited.json", d); });
+  };
+  // The seed's first digit changed: valid JSON, same size, so only the checksum sees it.
+  std::string flipped = text;
+  const size_t seed_at = flipped.find("\"seed\": 3");
+  ASSERT_NE(seed_at, std::string::npos) << text;
+  flipped[seed_at + 8] = '7';
+  std::string msg = load_text(flipped);
+  EXPECT_NE(msg.find("split file '" + dir / "edited.json" + "' is corrupt"), std::string::npos)
+      << msg;
+  msg = load_text(text.substr(0, text.size() / 2));
+  EXPECT_NE(msg.find("cut short or corrupt"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("edited.json"), std::string::npos) << msg;
+  // Re-indented: the content is the same, and so is its checksum.
+  auto j = nlohmann::json::parse(text);
+  EXPECT_EQ(load_text(j.dump(4)), "");
+  // Written before the checksum: loads (with a warning).
+  j.erase("crc32");
+  EXPECT_EQ(load_text(j.dump(1)), "");
+
+  {
+    forensight::testing::ScopedWriteFault full("FORENSIGHT_FAULT_ENOSPC_AFTER_BYTES", 100);
+    msg = error_of([&] { save_split(make_split(d, parse_split_spec("5/5/5"), 4), d, file); });
+  }
+  EXPECT_NE(msg.find("cannot write '" + file + "'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("No space left on device"), std::string::npos) << msg;
+  EXPECT_EQ(load_split(file, d).indices, s.indices) << "the previous split is intact";
 }
 
 TEST(SplitTest, SavedPathsAreRelativeSoTheDataMayMove) {

@@ -6,7 +6,11 @@
 
 #include <fstream>
 
+#include <filesystem>
+#include <iterator>
+
 #include "../support/error_of.h"
+#include "../support/scoped_write_fault.h"
 #include "../support/tiny_dataset.h"
 #include "forensight/core/error.h"
 
@@ -110,6 +114,76 @@ TEST(CheckpointTest, BadFilesAndMismatchedModelsAreRefusedByName) {
   torch::optim::Adam optimizer(saved->parameters(), torch::optim::AdamOptions(0.1));
   const std::string no_state = testing::error_of([&] { reader.load_optimizer(optimizer); });
   EXPECT_NE(no_state.find("holds no optimiser state"), std::string::npos) << no_state;
+}
+
+// The CRC-32 trailer (issue #18): a flipped bit anywhere, a file cut short at any point or
+// appended to is refused naming the file; a version-1 checkpoint from before the trailer loads.
+TEST(CheckpointTest, CorruptTruncatedAndAppendedFilesAreRefusedByName) {
+  const std::string dir = testing::make_test_dir();
+  torch::nn::Linear saved(64, 32);
+  save_checkpoint(dir + "/c.pt", *saved, nullptr, sample_header());
+  std::ifstream in(dir + "/c.pt", std::ios::binary);
+  const std::string good((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_GT(good.size(), 64u * 32 * 4);
+  auto refusal = [&](const std::string& bytes) {
+    std::ofstream(dir + "/bad.pt", std::ios::binary | std::ios::trunc) << bytes;
+    return testing::error_of([&] { CheckpointReader(dir + "/bad.pt", torch::kCPU); });
+  };
+  // A bit of a weight: LibTorch alone would load it silently.
+  for (size_t at : {good.size() / 2, size_t{100}, good.size() - 30}) {
+    std::string flipped = good;
+    flipped[at] ^= 0x04;
+    const std::string error = refusal(flipped);
+    EXPECT_NE(error.find("checkpoint '" + dir + "/bad.pt' is corrupt"), std::string::npos)
+        << "byte " << at << ": " << error;
+  }
+  for (size_t keep : {size_t{0}, size_t{10}, good.size() / 2, good.size() - 25, good.size() - 24,
+                      good.size() - 1}) {
+    const std::string error = refusal(good.substr(0, keep));
+    EXPECT_NE(error.find(dir + "/bad.pt"), std::string::npos) << keep << " bytes: " << error;
+    EXPECT_NE(error, "") << keep << " bytes kept";
+  }
+  EXPECT_NE(refusal(good + "appended").find("not at its end"), std::string::npos);
+  EXPECT_EQ(refusal(good), "");
+}
+
+TEST(CheckpointTest, VersionOneCheckpointWithoutChecksumStillLoads) {
+  const std::string path = testing::make_test_dir() + "/v1.pt";
+  torch::nn::Linear saved(4, 2);
+  // The fields save_checkpoint wrote before the trailer, as version 1.
+  torch::serialize::OutputArchive archive;
+  archive.write("forensight_checkpoint_version", c10::IValue(int64_t{1}));
+  archive.write("config_json", c10::IValue(std::string(R"({"model": "linear"})")));
+  archive.write("progress", torch::tensor(std::vector<int64_t>{0, 0, 5, 0, 0}));
+  archive.write("best_metric", torch::tensor(0.0, torch::kFloat64));
+  archive.write("cpu_rng_state", at::detail::getDefaultCPUGenerator().get_state());
+  torch::serialize::OutputArchive model_archive;
+  saved->save(model_archive);
+  archive.write("model", model_archive);
+  archive.save_to(path);
+  torch::nn::Linear loaded(4, 2);
+  EXPECT_EQ(load_checkpoint(path, *loaded, nullptr, torch::kCPU).progress.step, 5);
+  EXPECT_TRUE(torch::equal(loaded->weight, saved->weight));
+}
+
+TEST(CheckpointTest, FullDiskNamesTheCheckpointAndKeepsThePreviousOne) {
+  const std::string dir = testing::make_test_dir();
+  torch::nn::Linear saved(64, 32);
+  save_checkpoint(dir + "/last.pt", *saved, nullptr, sample_header());
+  Checkpoint later = sample_header();
+  later.progress.step = 8;
+  for (long long budget : {0LL, 1000LL, 6000LL}) {  // before, in the zip header, in the weights
+    testing::ScopedWriteFault full("FORENSIGHT_FAULT_ENOSPC_AFTER_BYTES", budget);
+    const std::string error =
+        testing::error_of([&] { save_checkpoint(dir + "/last.pt", *saved, nullptr, later); });
+    EXPECT_NE(error.find("cannot write '" + dir + "/last.pt'"), std::string::npos) << error;
+    EXPECT_NE(error.find("No space left on device"), std::string::npos) << error;
+  }
+  EXPECT_EQ(read_checkpoint_header(dir + "/last.pt").progress.step, 7);
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir),
+                          std::filesystem::directory_iterator()),
+            1)
+      << "a temporary file was left behind";
 }
 
 }  // namespace forensight::train

@@ -5,10 +5,6 @@
 // file whatever the thread count; it goes to a temporary file that is fsynced and then renamed.
 #include "forensight/data/decoded_cache.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-#include <zlib.h>
-
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -19,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include "forensight/core/atomic_file.h"
+#include "forensight/core/crc32.h"
 #include "forensight/core/error.h"
 #include "forensight/core/mapped_file.h"
 #include "forensight/data/image_decoder.h"
@@ -44,17 +42,8 @@ struct Header {
 };
 static_assert(sizeof(Header) == kHeaderBytes, "the on-disk header is 64 bytes");
 
-uint32_t crc32_update(uint32_t crc, std::span<const uint8_t> bytes) {
-  while (!bytes.empty()) {
-    const size_t n = std::min<size_t>(bytes.size(), 1u << 30);
-    crc = static_cast<uint32_t>(::crc32(crc, bytes.data(), static_cast<uInt>(n)));
-    bytes = bytes.subspan(n);
-  }
-  return crc;
-}
-
 uint32_t header_crc(const Header& h) {
-  return crc32_update(::crc32(0, nullptr, 0),
+  return crc32_update(kCrc32Initial,
                       {reinterpret_cast<const uint8_t*>(&h), offsetof(Header, header_crc32)});
 }
 
@@ -64,55 +53,6 @@ TransformOptions deterministic(TransformOptions t) {
   if (t.size_mode == SizeMode::kRandomCrop) t.size_mode = SizeMode::kNativeCenter;
   return t;
 }
-
-// Owns the temporary file until commit() renames it into place; removes it otherwise.
-class AtomicFileWriter {
- public:
-  explicit AtomicFileWriter(const std::string& path)
-      : path_(path), tmp_path_(fmt::format("{}.tmp.{}", path, ::getpid())) {
-    file_ = std::fopen(tmp_path_.c_str(), "wb");
-    if (file_ == nullptr) fail("cannot create '{}': {}", tmp_path_, std::strerror(errno));
-  }
-  ~AtomicFileWriter() {
-    if (file_ != nullptr) std::fclose(file_);
-    if (!committed_) std::remove(tmp_path_.c_str());
-  }
-  AtomicFileWriter(const AtomicFileWriter&) = delete;
-  AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
-
-  void write(const void* data, size_t bytes) {
-    if (std::fwrite(data, 1, bytes, file_) != bytes)
-      fail("cannot write '{}': {}", tmp_path_, std::strerror(errno));
-  }
-  void write_at(uint64_t offset, const void* data, size_t bytes) {
-    if (std::fseek(file_, static_cast<long>(offset), SEEK_SET) != 0)
-      fail("cannot seek in '{}': {}", tmp_path_, std::strerror(errno));
-    write(data, bytes);
-  }
-  void commit() {
-    if (std::fflush(file_) != 0 || ::fsync(::fileno(file_)) != 0)
-      fail("cannot flush '{}': {}", tmp_path_, std::strerror(errno));
-    std::FILE* f = file_;
-    file_ = nullptr;
-    if (std::fclose(f) != 0) fail("cannot close '{}': {}", tmp_path_, std::strerror(errno));
-    if (std::rename(tmp_path_.c_str(), path_.c_str()) != 0)
-      fail("cannot rename '{}' to '{}': {}", tmp_path_, path_, std::strerror(errno));
-    committed_ = true;
-    // Make the rename itself durable.
-    std::string dir = std::filesystem::path(path_).parent_path().string();
-    int dir_fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir_fd >= 0) {
-      ::fsync(dir_fd);
-      ::close(dir_fd);
-    }
-  }
-
- private:
-  std::string path_;
-  std::string tmp_path_;
-  std::FILE* file_ = nullptr;
-  bool committed_ = false;
-};
 
 struct DecodedRecord {
   std::vector<uint8_t> chw;  // (3, S, S) uint8, empty when the file was bad
@@ -145,10 +85,12 @@ CacheWriteStats write_decoded_cache(const Dataset& dataset, const TransformOptio
   const int side = t.image_size_px;
   const size_t record_bytes = static_cast<size_t>(3) * side * side;
 
-  AtomicFileWriter out(out_path);
+  // Through core/atomic_file: a full disk or a kill leaves any previous cache at out_path as it
+  // was, and the error names out_path.
+  AtomicFile out(out_path);
   Header header{};
   out.write(&header, sizeof(header));  // placeholder until the counts are known
-  uint32_t crc = ::crc32(0, nullptr, 0);
+  uint32_t crc = kCrc32Initial;
   std::vector<uint8_t> index;
   CacheWriteStats stats;
 
@@ -240,14 +182,19 @@ DecodedCache::DecodedCache(const std::string& path, bool verify_checksum)
   if (h.image_size_px == 0 || h.image_size_px > 16384)
     refuse(fmt::format("implausible image size {}", h.image_size_px));
   const size_t record_bytes = static_cast<size_t>(3) * h.image_size_px * h.image_size_px;
+  // The counts are bounded by the file's size before they are multiplied, added or reserved: a
+  // header from outside could make count x record size or offset + index size wrap around 2^64
+  // and match, and reserve(record_count) then asked for exabytes (found by
+  // fuzz/fuzz_decoded_cache.cpp; its input is in fuzz/regressions/decoded_cache/).
   if (h.records_offset != kHeaderBytes ||
+      h.record_count > (bytes.size() - kHeaderBytes) / record_bytes ||
       h.index_offset != h.records_offset + h.record_count * record_bytes)
     refuse("record layout does not match the header's count and image size");
-  if (h.index_offset + h.index_bytes != bytes.size())
+  if (h.index_bytes > bytes.size() || h.index_offset + h.index_bytes != bytes.size())
     refuse(fmt::format("file is {} bytes, the header describes {} (truncated or appended to)",
                        bytes.size(), h.index_offset + h.index_bytes));
   if (verify_checksum) {
-    uint32_t crc = crc32_update(::crc32(0, nullptr, 0), bytes.subspan(kHeaderBytes));
+    uint32_t crc = crc32_update(kCrc32Initial, bytes.subspan(kHeaderBytes));
     if (crc != h.data_crc32)
       refuse(fmt::format("data checksum mismatch (crc32 {:08x}, header says {:08x})", crc,
                          h.data_crc32));

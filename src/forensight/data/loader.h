@@ -36,6 +36,12 @@ struct Batch {
   int64_t batch_index = 0;  // position in the epoch; resume with skip_batches = batch_index + 1
 };
 
+// A file the loader could not use, and why (the decoder's or the file system's words).
+struct SkippedFile {
+  std::string path;
+  std::string reason;
+};
+
 struct EpochStats {
   int64_t samples = 0;        // samples delivered
   int64_t skipped = 0;        // corrupt or unreadable files skipped (each logged once)
@@ -60,6 +66,10 @@ class DataLoader {
   // Batches per epoch for this rank (after sharding and drop_last).
   int64_t batches_per_epoch() const;
   const EpochStats& epoch_stats() const;
+  // The files skipped since the last call, in the order they failed: each the first time it fails
+  // and again whenever its reason changes (a file that decoded in epoch 1 and vanished in epoch 2),
+  // which is also when a warning is logged. A worker may add to it at any time; safe to call then.
+  std::vector<SkippedFile> take_skipped();
   const Dataset& dataset() const;
 
  private:

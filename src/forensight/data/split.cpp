@@ -3,6 +3,7 @@
 // per stratum are apportioned split by split with caps, so counts are exact without groups.
 #include "forensight/data/split.h"
 
+#include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -13,6 +14,8 @@
 #include <map>
 #include <numeric>
 
+#include "forensight/core/atomic_file.h"
+#include "forensight/core/crc32.h"
 #include "forensight/core/error.h"
 #include "forensight/data/sampler.h"
 
@@ -76,6 +79,15 @@ fs::path dataset_base(const Dataset& dataset) {
   std::string ext = root.extension().string();
   for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return ext == ".csv" ? root.parent_path() : root;
+}
+
+// The CRC-32 of the JSON's compact serialisation (keys sorted, no whitespace): it checks the
+// content, so the file's indentation may change but no index, path or seed.
+std::string content_crc32(const nlohmann::json& j) {
+  const std::string text = j.dump();
+  return fmt::format(
+      "{:08x}",
+      crc32_update(kCrc32Initial, {reinterpret_cast<const uint8_t*>(text.data()), text.size()}));
 }
 
 std::string relative_to(const std::string& path, const fs::path& base) {
@@ -234,17 +246,35 @@ void save_split(const Split& split, const Dataset& dataset, const std::string& p
     }
     j["splits"][kSplitNames[s]] = {{"indices", split.indices[s]}, {"paths", paths}};
   }
+  j["crc32"] = content_crc32(j);
   fs::path target(path);
   if (target.has_parent_path()) fs::create_directories(target.parent_path());
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) fail("cannot write split file '{}': check that its folder is writable", tmp);
-    out << j.dump(1) << '\n';
-    if (!out) fail("writing split file '{}' failed (disk full?)", tmp);
-  }
-  fs::rename(tmp, target);
+  write_file_atomic(target, j.dump(1) + "\n");
 }
+
+namespace {
+
+// An integer field of a split file. json's get<int64_t>() converts a float such as 1e300 with a
+// plain cast, which is undefined behaviour out of range (found by fuzz/fuzz_split.cpp): a number
+// that is not an integer is refused like a missing field.
+template <typename T>
+T integer_field(const nlohmann::json& value, const char* what) {
+  if (!value.is_number_integer())
+    throw nlohmann::json::type_error::create(302, fmt::format("{} must be an integer", what),
+                                             &value);
+  return value.get<T>();
+}
+
+std::vector<int64_t> integer_list(const nlohmann::json& value, const char* what) {
+  std::vector<int64_t> out;
+  if (!value.is_array())
+    throw nlohmann::json::type_error::create(302, fmt::format("{} must be a list", what), &value);
+  out.reserve(value.size());
+  for (const auto& item : value) out.push_back(integer_field<int64_t>(item, what));
+  return out;
+}
+
+}  // namespace
 
 Split load_split(const std::string& path, const Dataset& dataset) {
   std::ifstream in(path);
@@ -253,15 +283,35 @@ Split load_split(const std::string& path, const Dataset& dataset) {
   try {
     j = nlohmann::json::parse(in);
   } catch (const nlohmann::json::exception& e) {
-    fail("split file '{}' is not valid JSON: {}", path, e.what());
+    fail("split file '{}' is not valid JSON (cut short or corrupt): {}", path, e.what());
   }
-  if (j.value("format", "") != "forensight-split" || j.value("version", 0) != 1)
+  // json::value() throws json's type_error when the field holds another type ("format": null):
+  // such a file is refused as not ours, like a wrong format (found by fuzz/fuzz_split.cpp).
+  if (j.is_object() && ((j.contains("format") && !j["format"].is_string()) ||
+                        (j.contains("version") && !j["version"].is_number())))
     fail("'{}' is not a forensight split file (format forensight-split, version 1)", path);
+  if (!j.is_object() || j.value("format", "") != "forensight-split" || j.value("version", 0) != 1)
+    fail("'{}' is not a forensight split file (format forensight-split, version 1)", path);
+  if (!j.contains("crc32")) {
+    spdlog::warn(
+        "split file '{}' predates checksums: read unchecked (its paths are still compared with "
+        "the dataset's one by one)",
+        path);
+  } else {
+    const std::string saved = j["crc32"].is_string() ? j["crc32"].get<std::string>() : "";
+    j.erase("crc32");
+    const std::string actual = content_crc32(j);
+    if (saved != actual)
+      fail(
+          "split file '{}' is corrupt: the CRC-32 of its content is {}, the file says '{}' (a "
+          "flipped bit or an edit); restore it, or start a new run directory for a new split",
+          path, actual, saved);
+  }
   Split split;
   try {
     split.spec = j.at("spec").get<std::string>();
-    split.seed = j.at("seed").get<uint64_t>();
-    auto size = j.at("dataset_size").get<int64_t>();
+    split.seed = integer_field<uint64_t>(j.at("seed"), "seed");
+    auto size = integer_field<int64_t>(j.at("dataset_size"), "dataset_size");
     if (size != static_cast<int64_t>(dataset.size()))
       fail(
           "split '{}' was made for a dataset of {} samples but '{}' has {}: the data changed; "
@@ -270,7 +320,7 @@ Split load_split(const std::string& path, const Dataset& dataset) {
     const fs::path base = dataset_base(dataset);
     for (int s = 0; s < 3; ++s) {
       const auto& part = j.at("splits").at(kSplitNames[s]);
-      auto indices = part.at("indices").get<std::vector<int64_t>>();
+      auto indices = integer_list(part.at("indices"), "indices");
       auto paths = part.at("paths").get<std::vector<std::string>>();
       if (indices.size() != paths.size())
         fail("split '{}': {} has {} indices but {} paths", path, kSplitNames[s], indices.size(),

@@ -44,11 +44,13 @@ std::array<int64_t, 3> split_counts(const SplitSpec& spec, int64_t size);
 // groups kept whole (then counts are met as closely as whole groups allow), deterministic in seed.
 Split make_split(const Dataset& dataset, const SplitSpec& spec, uint64_t seed);
 
-// JSON: spec, seed, dataset size and root, and per split the indices and the sample paths
-// (relative to the dataset's folder, so the data may move). Written atomically (temporary+rename).
+// JSON: spec, seed, dataset size and root, per split the indices and the sample paths (relative
+// to the dataset's folder, so the data may move), and a CRC-32 of that content. Written
+// atomically (temporary file, fsync, rename); a full disk throws Error naming the file.
 void save_split(const Split& split, const Dataset& dataset, const std::string& path);
 // Loads a saved split and checks it against `dataset`: same size and the same path at every index;
-// throws Error naming the first mismatch otherwise.
+// throws Error naming the first mismatch otherwise, and naming the file when it is cut short or
+// its content fails the CRC-32. A file from before the CRC is read with a warning.
 Split load_split(const std::string& path, const Dataset& dataset);
 
 }  // namespace forensight::data

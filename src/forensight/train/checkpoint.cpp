@@ -1,19 +1,29 @@
 #include "forensight/train/checkpoint.h"
 
 #include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <utility>
 #include <vector>
 
 #include "forensight/core/atomic_file.h"
+#include "forensight/core/checksum_trailer.h"
+#include "forensight/core/crc32.h"
 #include "forensight/core/error.h"
+#include "forensight/core/mapped_file.h"
 
 namespace forensight::train {
 namespace {
 
-constexpr int64_t kCheckpointVersion = 1;
+// Version 2 added the CRC-32 trailer (core/checksum_trailer.h); version 1 files have none and are
+// still read, with a warning: refusing them would strand every model trained before, and LibTorch's
+// zip reader still catches a cut-short one (its central directory is at the end).
+constexpr int64_t kCheckpointVersion = 2;
+constexpr int64_t kFirstChecksummedVersion = 2;
+constexpr int64_t kOldestReadableVersion = 1;
 
 torch::Tensor progress_tensor(const TrainProgress& p) {
   return torch::tensor({p.epoch, p.batch_in_epoch, p.step, static_cast<int64_t>(p.has_best),
@@ -26,13 +36,23 @@ void check_readable(const std::string& path) {
            "checkpoint '{}' does not exist or is not a file", path);
 }
 
-Checkpoint read_fields(torch::serialize::InputArchive& archive, const std::string& path) {
+Checkpoint read_fields(torch::serialize::InputArchive& archive, const std::string& path,
+                       bool has_trailer) {
   c10::IValue version;
   FS_CHECK(archive.try_read("forensight_checkpoint_version", version),
            "'{}' is not a Forensight checkpoint (no version field)", path);
-  FS_CHECK(version.toInt() == kCheckpointVersion,
-           "checkpoint '{}' has format version {}, this build reads version {}", path,
-           version.toInt(), kCheckpointVersion);
+  FS_CHECK(version.toInt() >= kOldestReadableVersion && version.toInt() <= kCheckpointVersion,
+           "checkpoint '{}' has format version {}, this build reads versions {} to {}", path,
+           version.toInt(), kOldestReadableVersion, kCheckpointVersion);
+  FS_CHECK(has_trailer || version.toInt() < kFirstChecksummedVersion,
+           "checkpoint '{}' is corrupt: it was written with a checksum trailer that is not at its "
+           "end (the file was cut short or appended to)",
+           path);
+  if (!has_trailer)
+    spdlog::warn(
+        "checkpoint '{}' predates checksums (format version {}): read without a check against "
+        "bit flips; it gains one when training resumed from it writes its next checkpoint",
+        path, version.toInt());
   Checkpoint c;
   c10::IValue config;
   archive.read("config_json", config);
@@ -76,22 +96,36 @@ std::vector<NamedShape> tensor_shapes(const torch::nn::Module& model) {
   return shapes;
 }
 
-torch::serialize::InputArchive open_archive(const std::string& path, const torch::Device& device) {
-  check_readable(path);
+struct OpenedArchive {
   torch::serialize::InputArchive archive;
+  bool has_trailer = false;
+};
+
+// The file is mapped, its CRC-32 checked, and the archive parsed from the checked bytes (never
+// from the path: what was checked is what is read). LibTorch copies every tensor out while it
+// parses, so the mapping is released on return.
+OpenedArchive open_archive(const std::string& path, const torch::Device& device) {
+  check_readable(path);
+  MappedFile file(path);
+  FS_CHECK(file.size() > 0, "cannot read checkpoint '{}': the file is empty (0 bytes)", path);
+  const ChecksummedPayload checked = check_checksum_trailer(file.bytes(), "checkpoint", path);
+  OpenedArchive opened;
+  opened.has_trailer = checked.has_trailer;
   try {
-    archive.load_from(path, device);
+    opened.archive.load_from(reinterpret_cast<const char*>(checked.payload.data()),
+                             checked.payload.size(), device);
   } catch (const c10::Error& e) {
     fail("cannot read checkpoint '{}': not a LibTorch archive or truncated ({})", path,
          e.what_without_backtrace());
   }
-  return archive;
+  return opened;
 }
 
 }  // namespace
 
 void save_checkpoint(const std::string& path, torch::nn::Module& model,
-                     const torch::optim::Optimizer* optimizer, const Checkpoint& checkpoint) {
+                     const torch::optim::Optimizer* optimizer, const Checkpoint& checkpoint,
+                     const std::string& keep_previous_as) {
   torch::serialize::OutputArchive archive;
   archive.write("forensight_checkpoint_version", c10::IValue(kCheckpointVersion));
   archive.write("config_json", c10::IValue(checkpoint.config_json));
@@ -115,13 +149,38 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model,
     archive.write("optimizer", optimizer_archive);
   }
 
+  // Streamed to the temporary file through AtomicFile (so a full disk is an error naming `path`)
+  // with the CRC-32 taken on the way; the trailer follows the archive. A failed write is kept and
+  // the rest of the archive discarded rather than thrown through LibTorch: its zip writer's
+  // destructor finishes the archive with more writes, and a second throw there would terminate.
   AtomicFile file(path);
-  archive.save_to(file.temp_path().string());
-  file.commit();
+  uint32_t crc = kCrc32Initial;
+  uint64_t payload_bytes = 0;
+  std::exception_ptr write_error;
+  archive.save_to([&](const void* data, size_t bytes) -> size_t {
+    if (write_error) return bytes;
+    try {
+      file.write(data, bytes);
+    } catch (const Error&) {
+      write_error = std::current_exception();
+      return bytes;
+    }
+    crc = crc32_update(crc, {static_cast<const uint8_t*>(data), bytes});
+    payload_bytes += bytes;
+    return bytes;
+  });
+  if (write_error) std::rethrow_exception(write_error);
+  const auto trailer = make_checksum_trailer(payload_bytes, crc);
+  file.write(trailer.data(), trailer.size());
+  file.commit(keep_previous_as);
 }
 
 CheckpointReader::CheckpointReader(const std::string& path, const torch::Device& device)
-    : path_(path), archive_(open_archive(path, device)), header_(read_fields(archive_, path)) {}
+    : path_(path) {
+  OpenedArchive opened = open_archive(path, device);
+  archive_ = std::move(opened.archive);
+  header_ = read_fields(archive_, path, opened.has_trailer);
+}
 
 void CheckpointReader::load_model(torch::nn::Module& model) {
   torch::serialize::InputArchive model_archive;

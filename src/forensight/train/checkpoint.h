@@ -35,8 +35,12 @@ struct Checkpoint {
   int64_t world_size = 1;
 };
 
+// Written atomically with a CRC-32 trailer; a full disk throws Error naming `path`, which is then
+// left as it was. keep_previous_as: the checkpoint `path` replaces is renamed to it (see
+// AtomicFile::commit), so a resume that finds `path` damaged or missing has the one before.
 void save_checkpoint(const std::string& path, torch::nn::Module& model,
-                     const torch::optim::Optimizer* optimizer, const Checkpoint& checkpoint);
+                     const torch::optim::Optimizer* optimizer, const Checkpoint& checkpoint,
+                     const std::string& keep_previous_as = "");
 
 // A checkpoint read from disk once: its header at once, then the weights (and the optimiser and
 // RNG state) from the same archive. LibTorch's archive has no partial read: opening one unpickles

@@ -17,7 +17,18 @@ std::string RunDir::checkpoint_path(const std::string& name) const {
   return path_ + "/checkpoints/" + name + ".pt";
 }
 
-MetricsLog::MetricsLog(const std::string& path, int64_t truncate_after_step) {
+int RunDir::remove_stale_temporaries() const {
+  int removed = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(path_ + "/checkpoints", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name[0] != '.' || name.find(".tmp.") == std::string::npos) continue;
+    if (std::filesystem::remove(entry.path(), ec)) ++removed;
+  }
+  return removed;
+}
+
+MetricsLog::MetricsLog(const std::string& path, int64_t truncate_after_step) : path_(path) {
   if (truncate_after_step >= 0 && std::filesystem::exists(path)) {
     std::vector<std::string> kept;
     std::ifstream in(path);
@@ -40,6 +51,8 @@ MetricsLog::MetricsLog(const std::string& path, int64_t truncate_after_step) {
 void MetricsLog::write(const nlohmann::json& record) {
   out_ << record.dump() << '\n';
   out_.flush();
+  FS_CHECK(out_.good(), "cannot append to the metrics log '{}' (disk full?): a {} record was lost",
+           path_, record.value("kind", std::string("metrics")));
 }
 
 }  // namespace forensight::train

@@ -16,10 +16,15 @@ class RunDir {
   std::string config_path() const { return path_ + "/config.json"; }
   std::string split_path() const { return path_ + "/split.json"; }
   std::string metrics_path() const { return path_ + "/metrics.jsonl"; }
+  std::string skipped_path() const { return path_ + "/skipped.csv"; }  // train/skipped_log.h
   std::string report_json_path() const { return path_ + "/report.json"; }
   std::string report_markdown_path() const { return path_ + "/report.md"; }
-  // name: last, best, epoch-3, ...
+  // name: last, previous (the `last` before it), best, epoch-3, ...
   std::string checkpoint_path(const std::string& name) const;
+  // Removes the temporary files of checkpoint writes that a killed process left in checkpoints/
+  // (core/atomic_file names them .NAME.tmp.PID.N); returns how many. Call only when no other
+  // process writes to this run directory.
+  int remove_stale_temporaries() const;
 
  private:
   std::string path_;
@@ -31,9 +36,11 @@ class MetricsLog {
   // truncate_after_step >= 0: on resume, drop records of steps after the checkpoint's step so the
   // log reads as one uninterrupted run.
   explicit MetricsLog(const std::string& path, int64_t truncate_after_step = -1);
+  // Throws Error naming the file when the record cannot be written (a full disk).
   void write(const nlohmann::json& record);
 
  private:
+  std::string path_;
   std::ofstream out_;
 };
 

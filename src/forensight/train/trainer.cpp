@@ -34,6 +34,7 @@
 #include "forensight/train/optimizer.h"
 #include "forensight/train/progress.h"
 #include "forensight/train/run_dir.h"
+#include "forensight/train/skipped_log.h"
 
 namespace forensight::train {
 namespace {
@@ -76,6 +77,32 @@ data::Split load_or_make_split(const data::Dataset& dataset, const TrainOptions&
           : data::make_hold_out_split(dataset, spec, options.seed, options.hold_out_source);
   if (write) data::save_split(split, dataset, run_dir.split_path());
   return split;
+}
+
+// Whether the run directory has a checkpoint to resume from (`previous` alone when a kill came
+// between the two renames of a commit, see AtomicFile::commit).
+bool has_resume_checkpoint(const RunDir& run_dir) {
+  return std::filesystem::exists(run_dir.checkpoint_path("last")) ||
+         std::filesystem::exists(run_dir.checkpoint_path("previous"));
+}
+
+// The checkpoint a resume starts from: `last`, or, when `last` is unusable (a flipped bit, a torn
+// or cut-short file) or missing, `previous` (the one `last` replaced, kept by save below) with a
+// warning: the run then repeats the steps between them, which gives the same weights, since
+// training is deterministic from any checkpoint.
+std::unique_ptr<CheckpointReader> open_resume_checkpoint(const RunDir& run_dir,
+                                                         const torch::Device& device) {
+  const std::string last = run_dir.checkpoint_path("last");
+  const std::string previous = run_dir.checkpoint_path("previous");
+  try {
+    return std::make_unique<CheckpointReader>(last, device);
+  } catch (const Error& e) {
+    if (!std::filesystem::exists(previous)) throw;
+    auto reader = std::make_unique<CheckpointReader>(previous, device);
+    spdlog::warn("cannot resume from '{}' ({}); resuming from '{}' (step {}) instead", last,
+                 e.what(), previous, reader->header().progress.step);
+    return reader;
+  }
 }
 
 // The device of this rank: with several ranks on a node and a CUDA device, rank r takes cuda:r.
@@ -132,15 +159,14 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
   // A group restarted by the launcher continues from the last checkpoint when there is one. Rank
   // 0's view decides for every rank, so that all of them resume or none does.
   if (!resume && distribution.rendezvous().restart_count > 0) {
-    const bool has_last = std::filesystem::exists(run_dir.checkpoint_path("last"));
+    const bool has_last = has_resume_checkpoint(run_dir);
     resume = distribution.gather_strings(has_last ? "1" : "0").front() == "1";
     if (resume && is_main)
       spdlog::info("restart {}: resuming from {}", distribution.rendezvous().restart_count,
                    run_dir.checkpoint_path("last"));
   }
   if (!resume) {
-    FS_CHECK(!std::filesystem::exists(run_dir.checkpoint_path("last")) ||
-                 distribution.rendezvous().restart_count > 0,
+    FS_CHECK(!has_resume_checkpoint(run_dir) || distribution.rendezvous().restart_count > 0,
              "run directory '{}' already holds a run: pass --resume to continue it, or choose "
              "another --out",
              options.out_dir);
@@ -260,10 +286,18 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
 
   TrainProgress progress;
   if (resume) {
-    const std::string last = run_dir.checkpoint_path("last");
-    FS_CHECK(std::filesystem::exists(last), "cannot resume '{}': no checkpoint at '{}'",
-             options.out_dir, last);
-    const Checkpoint checkpoint = load_checkpoint(last, *model, optimizer.get(), device);
+    FS_CHECK(has_resume_checkpoint(run_dir), "cannot resume '{}': no checkpoint at '{}'",
+             options.out_dir, run_dir.checkpoint_path("last"));
+    if (is_main) {
+      const int stale = run_dir.remove_stale_temporaries();
+      if (stale > 0)
+        spdlog::info("removed {} temporary file(s) of checkpoint writes cut short in {}", stale,
+                     run_dir.path());
+    }
+    const std::unique_ptr<CheckpointReader> reader = open_resume_checkpoint(run_dir, device);
+    reader->load_model(*model);
+    reader->load_optimizer(*optimizer);
+    const Checkpoint& checkpoint = reader->header();
     progress = checkpoint.progress;
     precision.load_scaler_state(checkpoint.loss_scaler);
     if (checkpoint.world_size != distribution.world_size()) {
@@ -284,6 +318,22 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
   distribution.attach(*model);
   std::optional<MetricsLog> metrics;
   if (is_main) metrics.emplace(run_dir.metrics_path(), resume ? progress.step : -1);
+  // Files the loaders skipped, reported by rank 0 for every rank (a collective: every rank calls it
+  // at the same points). A resumed run reports again the bad files it meets again.
+  std::optional<SkippedLog> skipped_log;
+  if (is_main) skipped_log.emplace(run_dir.skipped_path());
+  auto report_skipped = [&](data::DataLoader& loader, const std::string& split_name,
+                            int64_t epoch) {
+    std::string lines;
+    for (const auto& row : skipped_rows(loader.take_skipped(), split_name, epoch))
+      lines += skipped_csv_line(row);
+    if (distribution.world_size() > 1) {
+      std::string all;
+      for (const std::string& rank_lines : distribution.gather_strings(lines)) all += rank_lines;
+      lines = std::move(all);
+    }
+    if (is_main && !lines.empty()) skipped_log->write(lines);
+  };
   std::vector<torch::Tensor> parameters = model->parameters();
   auto loss_fn = [&options](const torch::Tensor& logits, const torch::Tensor& y) {
     return torch::nn::functional::cross_entropy(
@@ -296,7 +346,10 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
     Checkpoint checkpoint{progress, resolved_config.dump()};
     checkpoint.loss_scaler = precision.scaler_state();
     checkpoint.world_size = distribution.world_size();
-    save_checkpoint(run_dir.checkpoint_path(name), *model, optimizer.get(), checkpoint);
+    // The `last` it replaces is kept as `previous`: a resume that finds `last` damaged or
+    // missing falls back to it.
+    save_checkpoint(run_dir.checkpoint_path(name), *model, optimizer.get(), checkpoint,
+                    name == "last" ? run_dir.checkpoint_path("previous") : "");
   };
 
   // ---- The epochs
@@ -305,8 +358,10 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
   ProgressBar bar(total_steps, is_main ? options.log_every_steps : 0);
   model->train();
   bool stop = progress.step >= total_steps;
+  int64_t last_epoch = std::max<int64_t>(progress.epoch - 1, 0);  // the one trained last
   for (int64_t epoch = progress.epoch; epoch < options.epochs && !stop; ++epoch) {
     progress.epoch = epoch;
+    last_epoch = epoch;
     train_loader.start_epoch(epoch, progress.batch_in_epoch);
     Timer epoch_timer;
     double epoch_loss_sum = 0.0;
@@ -401,6 +456,8 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
       val = eval::summarize(inference);
     }
     const double epoch_s = epoch_timer.seconds();
+    report_skipped(train_loader, "train", epoch);
+    if (val_loader) report_skipped(*val_loader, "val", epoch);
     const auto& stats = train_loader.epoch_stats();
     int64_t skipped_files = 0;
     {
@@ -487,6 +544,7 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
                                  eval_loader_options);
     auto inference = eval::gather_inference(
         eval::run_inference(*model, test_loader, inference_options), split.test(), distribution);
+    report_skipped(test_loader, "test", last_epoch);
     if (is_main)
       result.final_metrics = eval::write_evaluation_report(inference, dataset, run_dir.path(),
                                                            "test", best, options.hold_out_source);

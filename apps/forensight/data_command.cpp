@@ -64,6 +64,7 @@ struct SynthFlags {
   data::SynthOptions options;
   std::string families = "transposed-conv";
   std::string crop_mode = "resize";
+  double photo_memory_gb = 8.0;
 };
 
 void register_synth(CLI::App& data, std::shared_ptr<SynthFlags> f) {
@@ -93,12 +94,17 @@ void register_synth(CLI::App& data, std::shared_ptr<SynthFlags> f) {
                   "resize (crops of the photograph reduced to a short side of about 1024 px, "
                   "default) or native (crops at the photograph's own resolution)")
       ->check(CLI::IsMember({"resize", "native"}));
+  cmd->add_option(
+         "--photo-memory-gb", f->photo_memory_gb,
+         "refuse to hold more decoded photographs than this many GiB in memory (default 8)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--fit-steps", o.fit_steps, "fitting steps per generator (default 40)")
       ->check(CLI::NonNegativeNumber);
   cmd->callback([f] {
     f->options.families = data::parse_generator_families(f->families);
     f->options.crop_mode =
         f->crop_mode == "native" ? data::SynthCropMode::kNative : data::SynthCropMode::kResize;
+    f->options.photo_memory_limit_bytes = static_cast<int64_t>(f->photo_memory_gb * (1 << 30));
     data::synthesize_dataset(f->options);
   });
 }

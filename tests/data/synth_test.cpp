@@ -251,6 +251,18 @@ TEST_F(SynthTest, NativeCropsKeepThePhotographsOwnPixelsResizeCropsReduceIt) {
   EXPECT_LT(reduced, native / 2) << "native " << native;
 }
 
+TEST_F(SynthTest, RefusesToHoldMorePhotographsThanTheMemoryLimit) {
+  options_.out_dir = out_.file("big");
+  options_.crop_mode = SynthCropMode::kNative;
+  options_.photo_memory_limit_bytes = 100'000;  // the first stand-in photograph is 90,000 bytes
+  try {
+    synthesize_dataset(options_);
+    FAIL() << "synth went over the photograph memory limit";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--crop-mode resize"), std::string::npos) << e.what();
+  }
+}
+
 TEST(GeneratorFamilyTest, UnknownFamilyIsRefusedWithTheValidChoices) {
   try {
     parse_generator_families("transposed-conv,stylegan9");

@@ -25,6 +25,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+
 Image crop_square(const Image& in, int side, std::mt19937_64& rng) {
   const Image* source = &in;
   Image enlarged;
@@ -102,6 +104,7 @@ struct LoadedPhotoSet {
 // inside a real photograph; in native mode at full size.
 std::vector<LoadedPhotoSet> load_photo_sets(const SynthOptions& options) {
   std::vector<LoadedPhotoSet> loaded;
+  int64_t decoded_bytes = 0;
   for (const PhotoSet& set : resolve_photo_sets(options.photos)) {
     LoadedPhotoSet photos{set.name, {}};
     for (const std::string& path : set.files) {
@@ -112,12 +115,23 @@ std::vector<LoadedPhotoSet> load_photo_sets(const SynthOptions& options) {
         photos.photos.push_back(decode_image_file(path, decode));
       } catch (const DecodeError& e) {
         spdlog::warn("synth: skipping photograph {}", e.what());
+        continue;
       }
+      decoded_bytes += static_cast<int64_t>(photos.photos.back().pixels.size());
+      if (decoded_bytes > options.photo_memory_limit_bytes)
+        fail(
+            "the photographs decoded so far (up to '{}') take {} MiB, over the limit of {} MiB for "
+            "holding them in memory: use --crop-mode resize, fewer or smaller photographs, or "
+            "raise --photo-memory-gb",
+            path, decoded_bytes >> 20, options.photo_memory_limit_bytes >> 20);
     }
     FS_CHECK(!photos.photos.empty(), "none of the photographs of set '{}' could be decoded",
              set.name);
     loaded.push_back(std::move(photos));
   }
+  spdlog::info("synth: {} photograph sets decoded ({:.2f} GiB in memory, {} crops)", loaded.size(),
+               static_cast<double>(decoded_bytes) / kGiB,
+               options.crop_mode == SynthCropMode::kNative ? "native" : "resize");
   return loaded;
 }
 

@@ -30,6 +30,9 @@ struct SynthOptions {
   // The fake images' generators, in turn: fake i comes from families[i % families.size()].
   std::vector<GeneratorFamily> families = {GeneratorFamily::kTransposedConv};
   SynthCropMode crop_mode = SynthCropMode::kResize;
+  // Decoded photographs are held in memory while crops are taken; native mode holds them at full
+  // size (both built-in sets: ~0.5 GiB). A run that would exceed this is refused, not swapped.
+  int64_t photo_memory_limit_bytes = int64_t{8} << 30;
   int fit_steps = 40;    // Adam steps fitting each generator to reconstruct photo crops
   int fit_batch = 6;     // crops per fitting step
   int fit_crop_px = 96;  // side of the fitting crops, a multiple of 4

@@ -3,7 +3,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all build test test-unit demo bench format clean
+.PHONY: all build test test-unit demo bench fuzz format clean
 
 all: build
 
@@ -23,6 +23,12 @@ demo:
 
 bench: build
 	@scripts/bench.sh $(BUILD)
+
+# libFuzzer targets (fuzz/, clang, build-fuzz): each runs FUZZ_SECONDS; `make fuzz FUZZ_SECONDS=600`
+# is the long run docs/RELIABILITY.md records, FUZZ_TARGETS="config split" picks targets.
+FUZZ_SECONDS ?= 45
+fuzz:
+	@scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h')

@@ -31,6 +31,16 @@ template <class... Ts>
 struct Overloaded : Ts... {
   using Ts::operator()...;
 };
+// Clang before 17 lacks C++20's deduction for aggregates: the fuzz build (clang 14) needs this.
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+// A config value quoted in an error message. A YAML or JSON string may hold bytes that are not
+// UTF-8, on which a plain dump() throws json's type_error instead of our message (found by
+// fuzz/fuzz_config.cpp): they are shown as U+FFFD.
+std::string shown(const nlohmann::json& value) {
+  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 std::string joined(const std::vector<std::string>& items, std::string_view separator = ", ") {
   std::string out;
@@ -193,11 +203,11 @@ void json_to_field(const OptionSpec& spec, const nlohmann::json& value, const st
     bool fits = v.is_number_integer() &&
                 (v.is_number_unsigned() ? v.get<uint64_t>() <= static_cast<uint64_t>(hi)
                                         : v.get<int64_t>() >= lo && v.get<int64_t>() <= hi);
-    if (!fits) type_error(spec, origin, v.dump());
+    if (!fits) type_error(spec, origin, shown(v));
     return v.is_number_unsigned() ? static_cast<int64_t>(v.get<uint64_t>()) : v.get<int64_t>();
   };
   auto number = [&](const nlohmann::json& v) -> double {
-    if (!v.is_number()) type_error(spec, origin, v.dump());
+    if (!v.is_number()) type_error(spec, origin, shown(v));
     return v.get<double>();
   };
   // A lone scalar where a list is expected is a list of one.
@@ -215,11 +225,11 @@ void json_to_field(const OptionSpec& spec, const nlohmann::json& value, const st
                  },
                  [&](double* f) { *f = number(value); },
                  [&](bool* f) {
-                   if (!value.is_boolean()) type_error(spec, origin, value.dump());
+                   if (!value.is_boolean()) type_error(spec, origin, shown(value));
                    *f = value.get<bool>();
                  },
                  [&](std::string* f) {
-                   if (!value.is_string()) type_error(spec, origin, value.dump());
+                   if (!value.is_string()) type_error(spec, origin, shown(value));
                    std::string text = value.get<std::string>();
                    if (!spec.choices.empty() && std::find(spec.choices.begin(), spec.choices.end(),
                                                           text) == spec.choices.end())
@@ -249,6 +259,18 @@ nlohmann::json field_to_json(const OptionField& field) {
 
 // YAML's plain scalars typed as YAML 1.2's core schema types them (null, bool, int, float,
 // string); quoted scalars stay strings, so `name: "50"` is the string 50.
+// YAML text must be UTF-8, but yaml-cpp passes any bytes through; JSON's parser refuses them. A
+// string that is not UTF-8 would reach the run's config.json, whose dump() then throws json's
+// type_error mid-run (found by fuzz/fuzz_config.cpp), so it is refused here, naming the text.
+const std::string& utf8_checked(const std::string& text, const std::string& origin) {
+  try {
+    (void)nlohmann::json(text).dump();
+  } catch (const nlohmann::json::type_error&) {
+    fail("{}: {} is not valid UTF-8 text", origin, shown(nlohmann::json(text)));
+  }
+  return text;
+}
+
 nlohmann::json yaml_to_json(const YAML::Node& node, const std::string& origin) {
   switch (node.Type()) {
     case YAML::NodeType::Null:
@@ -263,14 +285,14 @@ nlohmann::json yaml_to_json(const YAML::Node& node, const std::string& origin) {
       nlohmann::json out = nlohmann::json::object();
       for (const auto& pair : node) {
         FS_CHECK(pair.first.IsScalar(), "{}: keys must be plain names", origin);
-        out[pair.first.Scalar()] = yaml_to_json(pair.second, origin);
+        out[utf8_checked(pair.first.Scalar(), origin)] = yaml_to_json(pair.second, origin);
       }
       return out;
     }
     case YAML::NodeType::Scalar:
       break;
   }
-  const std::string& text = node.Scalar();
+  const std::string& text = utf8_checked(node.Scalar(), origin);
   if (node.Tag() == "!") return text;  // quoted
   if (text == "~" || text == "null" || text == "Null" || text == "NULL") return nullptr;
   if (text == "true" || text == "True" || text == "TRUE") return true;

@@ -285,10 +285,11 @@ Split load_split(const std::string& path, const Dataset& dataset) {
   } catch (const nlohmann::json::exception& e) {
     fail("split file '{}' is not valid JSON (cut short or corrupt): {}", path, e.what());
   }
-  // json::value() throws json's type_error when the field holds another type ("format": null):
-  // such a file is refused as not ours, like a wrong format (found by fuzz/fuzz_split.cpp).
+  // json::value() throws json's type_error when the field holds another type ("format": null),
+  // and converts a float version such as 1e20 to int with undefined behaviour: such a file is
+  // refused as not ours, like a wrong format (both found by fuzz/fuzz_split.cpp).
   if (j.is_object() && ((j.contains("format") && !j["format"].is_string()) ||
-                        (j.contains("version") && !j["version"].is_number())))
+                        (j.contains("version") && !j["version"].is_number_integer())))
     fail("'{}' is not a forensight split file (format forensight-split, version 1)", path);
   if (!j.is_object() || j.value("format", "") != "forensight-split" || j.value("version", 0) != 1)
     fail("'{}' is not a forensight split file (format forensight-split, version 1)", path);

@@ -60,6 +60,10 @@ Checkpoint read_fields(torch::serialize::InputArchive& archive, const std::strin
   torch::Tensor progress;
   archive.read("progress", progress);
   progress = progress.to(torch::kCPU);  // the archive may have been mapped to a GPU
+  // accessor<> checks the type and rank but not the length: five values are read below.
+  FS_CHECK(progress.scalar_type() == torch::kInt64 && progress.dim() == 1 && progress.numel() == 5,
+           "checkpoint '{}': progress should be 5 int64 values, got {} of {}", path,
+           progress.numel(), c10::toString(progress.scalar_type()));
   auto p = progress.accessor<int64_t, 1>();
   c.progress.epoch = p[0];
   c.progress.batch_in_epoch = p[1];
@@ -177,9 +181,23 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model,
 
 CheckpointReader::CheckpointReader(const std::string& path, const torch::Device& device)
     : path_(path) {
-  OpenedArchive opened = open_archive(path, device);
-  archive_ = std::move(opened.archive);
-  header_ = read_fields(archive_, path, opened.has_trailer);
+  // On a malformed archive LibTorch's reader and IValue accessors throw c10::Error, and the
+  // TorchScript type parser it runs on a class name in the pickle a bare std::runtime_error (found
+  // by fuzz/fuzz_checkpoint.cpp; the input is in fuzz/regressions/checkpoint/): each becomes an
+  // Error naming the file, as the header promises.
+  try {
+    OpenedArchive opened = open_archive(path, device);
+    archive_ = std::move(opened.archive);
+    header_ = read_fields(archive_, path, opened.has_trailer);
+  } catch (const Error&) {
+    throw;
+  } catch (const c10::Error& e) {
+    fail("cannot read checkpoint '{}': not a Forensight checkpoint, or corrupt ({})", path,
+         e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    fail("cannot read checkpoint '{}': not a Forensight checkpoint, or corrupt ({})", path,
+         e.what());
+  }
 }
 
 void CheckpointReader::load_model(torch::nn::Module& model) {

@@ -41,7 +41,9 @@ for t in "${targets[@]}"; do
     image_decode) dict="$here/fuzz/dict/image.dict"; opts+=(-max_len=32768) ;;
     csv_manifest) dict="$here/fuzz/dict/csv.dict" ;;
     config) opts+=(-max_len=8192) ;;
-    checkpoint | torch_save) opts+=(-max_len=16384 -timeout=20) ;;
+    # LibTorch's unpickler zero-fills the string length a pickle declares, up to 4 GiB, before it
+    # finds the bytes missing (fuzz/known/checkpoint/; docs/RELIABILITY.md): RSS may pass 4 GiB.
+    checkpoint | torch_save) opts+=(-max_len=16384 -timeout=20 -rss_limit_mb=6144 -malloc_limit_mb=6144) ;;
   esac
   [ -f "$dict" ] && opts+=(-dict="$dict")
   seeds=("$here/fuzz/corpus/$t")

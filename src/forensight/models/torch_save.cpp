@@ -9,6 +9,7 @@
 #include <fmt/ranges.h>
 
 #include <array>
+#include <charconv>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -296,7 +297,7 @@ class Unpickler {
           memo_[read_le(4)] = top();
           break;
         case 'p':
-          memo_[std::stoull(read_line())] = top();
+          memo_[read_line_integer<uint64_t>()] = top();
           break;
         case 0x94:
           memo_[memo_.size()] = top();
@@ -308,7 +309,7 @@ class Unpickler {
           push(memo(read_le(4)));
           break;
         case 'g':
-          push(memo(std::stoull(read_line())));
+          push(memo(read_line_integer<uint64_t>()));
           break;
         case 'R': {
           auto args = pop();
@@ -374,6 +375,19 @@ class Unpickler {
     position_ = end + 1;
     return line;
   }
+  // A protocol-0 decimal field (PUT, GET, INT). std::stoll threw std::invalid_argument or
+  // std::out_of_range past every handler on a field that is not a number (found by
+  // fuzz/fuzz_torch_save.cpp): the whole line must be one integer, or the file is refused.
+  template <typename T>
+  T read_line_integer() {
+    const std::string line = read_line();
+    T value{};
+    const auto [end, error] = std::from_chars(line.data(), line.data() + line.size(), value);
+    FS_CHECK(error == std::errc() && end == line.data() + line.size() && !line.empty(),
+             "'{}': data.pkl holds '{}' where a decimal integer belongs (corrupt file)", path_,
+             line.substr(0, 32));
+    return value;
+  }
   void push(ValuePtr v) { stack_.push_back(std::move(v)); }
   void push_bool(bool b) {
     auto v = make(Value::Kind::kBool);
@@ -381,9 +395,11 @@ class Unpickler {
     push(v);
   }
   void push_int_line() {
+    const size_t start = position_;
     const std::string line = read_line();
     if (line == "00" || line == "01") return push_bool(line == "01");
-    push(make_int(std::stoll(line)));
+    position_ = start;  // read again, as a number
+    push(make_int(read_line_integer<int64_t>()));
   }
   void push_float() {
     auto bytes = next(8);

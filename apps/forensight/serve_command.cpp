@@ -103,7 +103,9 @@ void register_serve_command(CLI::App& app) {
   cmd->add_option("--max-batch-images", o->max_batch_images,
                   "images per /v1/detect/batch request (default 64)")
       ->check(CLI::Range(1, 4096));
-  cmd->add_option("--http-threads", o->http_threads, "connections served at once (default 16)")
+  cmd->add_option("--http-threads", o->http_threads,
+                  "connections served at once (default 64): a keep-alive connection holds its "
+                  "thread until it closes")
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--io-timeout-s", o->io_timeout_s,
                   "a socket read or write longer than this closes the connection (default 10)")

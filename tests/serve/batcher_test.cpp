@@ -37,8 +37,12 @@ TEST(ServeBatcherTest, QueuedImagesShareOneForwardAndGetTheirOwnAnswers) {
     Batcher batcher(detector, detector.name(), {.max_batch = 8, .max_wait_ms = 500}, &metrics);
     wait_warmed(batcher);
     std::vector<std::future<BatchResult>> results;
-    for (const auto& image : f.images)
-      results.push_back(batcher.submit(input_of(detector, image), in_seconds(30)));
+    {
+      // As an HTTP thread does: "more is on its way" while the images are decoded and queued.
+      const Batcher::Arrival arriving = batcher.expect_arrival();
+      for (const auto& image : f.images)
+        results.push_back(batcher.submit(input_of(detector, image), in_seconds(30)));
+    }
     const auto& reference = f.reference.at(detector.name());
     for (size_t i = 0; i < results.size(); ++i) {
       const BatchResult r = results[i].get();
@@ -51,6 +55,28 @@ TEST(ServeBatcherTest, QueuedImagesShareOneForwardAndGetTheirOwnAnswers) {
                                       "\"} 1\n"),
               std::string::npos);
   }
+}
+
+// The worker waits for company only while an image is on its way: a lone image runs at once
+// although max_wait_ms is long, and an image queued while another is announced waits for it.
+TEST(ServeBatcherTest, LoneImageRunsAtOnceAndAnnouncedOnesAreWaitedFor) {
+  const auto& f = ServeFixture::get();
+  eval::Detector detector = eval::load_detector(f.checkpoints[0], torch::kCPU);
+  Batcher batcher(detector, "m", {.max_batch = 8, .max_wait_ms = 3000}, nullptr);
+  wait_warmed(batcher);
+  const torch::Tensor x = input_of(detector, f.images[0]);
+  const BatchResult lone = batcher.submit(x, in_seconds(30)).get();
+  EXPECT_EQ(lone.batch_size, 1);
+  EXPECT_LT(lone.queue_ms, 1000.0) << "a lone image waited for company that was not coming";
+
+  Batcher::Arrival second = batcher.expect_arrival();
+  auto first = batcher.submit(x, in_seconds(30));
+  EXPECT_EQ(first.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout)
+      << "the first image ran although a second was announced";
+  auto later = batcher.submit(x, in_seconds(30));
+  second = Batcher::Arrival();  // the second image is queued: nothing more is on its way
+  EXPECT_EQ(first.get().batch_size, 2);
+  EXPECT_EQ(later.get().batch_size, 2);
 }
 
 TEST(ServeBatcherTest, MaxBatchOneRunsEveryImageAlone) {

@@ -49,6 +49,28 @@ std::future<BatchResult> Batcher::submit(torch::Tensor input, Clock::time_point 
   return future;
 }
 
+Batcher::Arrival::Arrival(Batcher* batcher) : batcher_(batcher) {
+  std::lock_guard lock(batcher_->mutex_);
+  ++batcher_->arriving_;
+}
+
+Batcher::Arrival::~Arrival() {
+  if (!batcher_) return;
+  {
+    std::lock_guard lock(batcher_->mutex_);
+    --batcher_->arriving_;
+  }
+  batcher_->wake_.notify_all();
+}
+
+Batcher::Arrival& Batcher::Arrival::operator=(Arrival&& other) noexcept {
+  if (this != &other) {
+    Arrival dropped(std::move(*this));  // releases ours when it goes out of scope
+    batcher_ = std::exchange(other.batcher_, nullptr);
+  }
+  return *this;
+}
+
 bool Batcher::warmed() const {
   std::lock_guard lock(mutex_);
   return warmed_;
@@ -104,9 +126,10 @@ void Batcher::run_worker() {
       queue_.clear();
       break;
     }
-    // Gather: the oldest image waits at most max_wait for the batch to fill.
+    // Gather: the oldest image waits at most max_wait for the batch to fill, and only while more
+    // images are on their way; with none arriving, waiting would only add latency.
     wake_.wait_until(lock, queue_.front().enqueued + max_wait,
-                     [&] { return stopping_ || queue_.size() >= max_batch; });
+                     [&] { return stopping_ || queue_.size() >= max_batch || arriving_ == 0; });
     // One forward pass takes one input shape: images of another shape stay for the next pass.
     std::vector<Item> batch;
     const auto shape = queue_.front().input.sizes().vec();

@@ -1,6 +1,8 @@
 // One model's dynamic batcher: HTTP threads submit preprocessed images, one worker thread gathers
 // whatever arrives within max_wait_ms (up to max_batch images) into one forward pass and hands
-// each waiting request its own probability. The queue is bounded, so an overloaded server says so
+// each waiting request its own probability. The worker waits for company only while another image
+// is on its way (an HTTP thread holds an Arrival for it): a lone request runs at once instead of
+// waiting max_wait_ms for nobody. The queue is bounded, so an overloaded server says so
 // at once (QueueFullError -> 503) instead of queueing work it will never finish in time; a
 // request whose deadline passed while it waited is answered without running (DeadlineError).
 #pragma once
@@ -13,6 +15,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "forensight/core/error.h"
@@ -71,6 +74,25 @@ class Batcher {
   // cancelled the queue, and the forward pass's own error if it failed.
   std::future<BatchResult> submit(torch::Tensor input, Clock::time_point deadline);
 
+  // Says "an image for this model is being read or decoded" for as long as it lives. An HTTP
+  // thread takes one before it decodes and drops it after submit(): while any is held, the worker
+  // waits (up to max_wait_ms) for the batch to fill; when none is, nothing else is coming soon and
+  // the queued images run now. Move-only; must not outlive the batcher.
+  class Arrival {
+   public:
+    Arrival() = default;
+    explicit Arrival(Batcher* batcher);
+    ~Arrival();
+    Arrival(Arrival&& other) noexcept : batcher_(std::exchange(other.batcher_, nullptr)) {}
+    Arrival& operator=(Arrival&& other) noexcept;
+    Arrival(const Arrival&) = delete;
+    Arrival& operator=(const Arrival&) = delete;
+
+   private:
+    Batcher* batcher_ = nullptr;
+  };
+  Arrival expect_arrival() { return Arrival(this); }
+
   const std::string& name() const { return name_; }
   const eval::Detector& detector() const { return detector_; }
   bool warmed() const;         // the warm-up forward has run (and succeeded)
@@ -100,6 +122,7 @@ class Batcher {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Item> queue_;
+  int arriving_ = 0;  // Arrivals held: images on their way to submit()
   bool stopping_ = false;
   bool cancel_queued_ = false;
   bool warmed_ = false;

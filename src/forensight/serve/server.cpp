@@ -172,6 +172,9 @@ struct Server::Impl {
                     bool& must_close);
 
   std::vector<Model*> select_models(const httplib::Request& req, std::string& error);
+  // One Batcher::Arrival on each selected model's batcher, held while the request's images are
+  // decoded and submitted.
+  static std::vector<Batcher::Arrival> expect_arrivals(const std::vector<Model*>& selected);
   ImageJob submit_image(std::string_view bytes, std::string filename,
                         const std::vector<Model*>& models, Clock::time_point deadline);
   nlohmann::json collect(ImageJob& job);
@@ -523,6 +526,13 @@ std::vector<Server::Impl::Model*> Server::Impl::select_models(const httplib::Req
   return selected;
 }
 
+std::vector<Batcher::Arrival> Server::Impl::expect_arrivals(const std::vector<Model*>& selected) {
+  std::vector<Batcher::Arrival> arrivals;
+  arrivals.reserve(selected.size());
+  for (Model* m : selected) arrivals.push_back(m->batcher->expect_arrival());
+  return arrivals;
+}
+
 Server::Impl::ImageJob Server::Impl::submit_image(std::string_view bytes, std::string filename,
                                                   const std::vector<Model*>& selected,
                                                   Clock::time_point deadline) {
@@ -659,7 +669,11 @@ void Server::Impl::handle_detect(const httplib::Request& req, httplib::Response&
     filename = pick->filename;
   }
   Timer timer;
-  ImageJob job = submit_image(bytes, filename, selected, deadline);
+  ImageJob job;
+  {
+    const std::vector<Batcher::Arrival> arriving = expect_arrivals(selected);
+    job = submit_image(bytes, filename, selected, deadline);
+  }  // submitted: the batchers need not wait for this request any more
   nlohmann::json answer = collect(job);
   if (job.status != 200) {
     if (job.status == 503) res.set_header("Retry-After", "1");
@@ -695,8 +709,11 @@ void Server::Impl::handle_detect_batch(const httplib::Request& req, httplib::Res
   // Every image is queued before any is waited for: they share forward passes.
   std::vector<ImageJob> jobs;
   jobs.reserve(images.size());
-  for (const auto* part : images)
-    jobs.push_back(submit_image(part->content, part->filename, selected, deadline));
+  {
+    const std::vector<Batcher::Arrival> arriving = expect_arrivals(selected);
+    for (const auto* part : images)
+      jobs.push_back(submit_image(part->content, part->filename, selected, deadline));
+  }
   nlohmann::json results = nlohmann::json::array();
   int64_t failed = 0;
   for (size_t i = 0; i < jobs.size(); ++i) {

@@ -29,12 +29,12 @@ struct ServerOptions {
   int queue_size = 64;      // images queued per model at most; beyond it: 503 + Retry-After
   int deadline_ms = 10000;  // a request not started within this is answered 503 without running
 
-  int max_body_mb = 20;               // larger bodies: 413, drained but never stored
-  double max_megapixels = 40.0;       // larger images (by their header): 422, never decoded
-  int max_batch_images = 64;          // images per /v1/detect/batch request
-  int http_threads = 16;              // connections served at once
-  int io_timeout_s = 10;              // one read or write on a socket, then the connection closes
-  int keep_alive_s = 5;               // an idle keep-alive connection closes after this
+  int max_body_mb = 20;          // larger bodies: 413, drained but never stored
+  double max_megapixels = 40.0;  // larger images (by their header): 422, never decoded
+  int max_batch_images = 64;     // images per /v1/detect/batch request
+  int http_threads = 64;         // connections served at once (a keep-alive one holds its thread)
+  int io_timeout_s = 10;         // one read or write on a socket, then the connection closes
+  int keep_alive_s = 5;          // an idle keep-alive connection closes after this
   int keep_alive_max_requests = 100;  // requests per connection
   double grace_s = 10.0;              // stop(): in-flight requests finish within this
 

@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "forensight/core/device.h"
 #include "forensight/core/error.h"
+#include "forensight/models/classifier.h"
 
 namespace forensight::parallel {
 namespace {
@@ -23,6 +25,13 @@ class GroupSum : public SumAcrossProcesses {
 };
 
 }  // namespace
+
+torch::Device rank_device(const std::string& device_flag, const RendezvousInfo& rendezvous) {
+  const torch::Device device = parse_device(device_flag);  // refuses a bad flag by name
+  if (device_flag == "cuda" && rendezvous.world_size > 1)
+    return parse_device(fmt::format("cuda:{}", rendezvous.local_rank));
+  return device;
+}
 
 Distribution::Distribution(const DistributionOptions& options) : options_(options) {
   FS_CHECK(options.collective_timeout_s > 0, "collective timeout must be > 0 s, got {}",
@@ -92,6 +101,50 @@ std::vector<std::string> Distribution::gather_strings(const std::string& value) 
 
 void Distribution::barrier() {
   if (group_) group_->barrier();
+}
+
+double Distribution::learning_rate_factor(const std::string& lr_scaling) const {
+  FS_CHECK(lr_scaling == "none" || lr_scaling == "linear",
+           "unknown --lr-scaling '{}': valid choices are none, linear", lr_scaling);
+  return lr_scaling == "linear" ? world_size() : 1.0;
+}
+
+void Distribution::synchronize_batch_norm(models::ClassifierImpl& model,
+                                          const std::string& model_name,
+                                          const std::string& placement) {
+  // Stage threads would issue their BatchNorm all-reduces in an order that differs between
+  // ranks, and collectives must come in the same order on every rank.
+  FS_CHECK(placement != "pipeline",
+           "--sync-batchnorm cannot be combined with --placement pipeline: its stage threads "
+           "would issue collectives in a different order on each rank; use --placement one or "
+           "naive, or drop --sync-batchnorm");
+  if (world_size() == 1)
+    spdlog::info("--sync-batchnorm with one process: nothing to synchronise");
+  else if (!model.synchronize_batch_norm(batch_norm_ranks()))
+    spdlog::info("--sync-batchnorm: {} has no BatchNorm", model_name);
+}
+
+int64_t Distribution::resume_batch_in_epoch(int64_t batch_in_epoch, int written_by) const {
+  if (written_by == world_size()) return batch_in_epoch;
+  // The epoch's samples are one permutation dealt round-robin over the ranks, so k global
+  // batches of W ranks consumed its first k * W * B positions; on M ranks that is
+  // floor(k * W / M) batches (the few samples of a partial batch are seen again).
+  const int64_t resumed = batch_in_epoch * written_by / world_size();
+  spdlog::info(
+      "the checkpoint was written by {} ranks, this run has {}: resuming the epoch at its "
+      "batch {}",
+      written_by, world_size(), resumed);
+  return resumed;
+}
+
+nlohmann::json Distribution::step_record(const GradientSyncStats& sync) const {
+  if (world_size() == 1) return nlohmann::json::object();
+  return {{"sync_exposed_s", sync.exposed_seconds}};
+}
+
+nlohmann::json Distribution::epoch_record(double sync_exposed_seconds) const {
+  if (world_size() == 1) return nlohmann::json::object();
+  return {{"world_size", world_size()}, {"sync_exposed_s", sync_exposed_seconds}};
 }
 
 }  // namespace forensight::parallel

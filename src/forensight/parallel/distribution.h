@@ -6,6 +6,7 @@
 // (metrics, strings, barriers) through Gloo, both over the one rendezvous.
 #pragma once
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <memory>
 #include <optional>
@@ -17,7 +18,15 @@
 #include "forensight/parallel/process_group.h"
 #include "forensight/parallel/rendezvous.h"
 
+namespace forensight::models {
+class ClassifierImpl;
+}
+
 namespace forensight::parallel {
+
+// This rank's device from the --device flag: with several ranks and a plain "cuda", rank r takes
+// cuda:local_rank; anything else is taken as written.
+torch::Device rank_device(const std::string& device_flag, const RendezvousInfo& rendezvous);
 
 struct DistributionOptions {
   RendezvousInfo rendezvous;          // from rendezvous_from_environment(); world 1 = one process
@@ -58,6 +67,20 @@ class Distribution {
   std::vector<double> sum(const std::vector<double>& values);
   // Every rank's string, in rank order (a one-element list with one process).
   std::vector<std::string> gather_strings(const std::string& value);
+
+  // The trainer's phase-1 and record-phase questions, answered here so that it never asks how
+  // many ranks there are.
+  // --lr-scaling none|linear: the factor on the learning rate (linear: the world size).
+  double learning_rate_factor(const std::string& lr_scaling) const;
+  // --sync-batchnorm: BatchNorm statistics over every rank's batch (refused with a pipeline).
+  void synchronize_batch_norm(models::ClassifierImpl& model, const std::string& model_name,
+                              const std::string& placement);
+  // Where to resume an epoch that `written_by` ranks checkpointed at their batch
+  // `batch_in_epoch`: the same samples are consumed on this run's world size.
+  int64_t resume_batch_in_epoch(int64_t batch_in_epoch, int written_by) const;
+  // What a step's and an epoch's metrics record adds (nothing with one process).
+  nlohmann::json step_record(const GradientSyncStats& sync) const;
+  nlohmann::json epoch_record(double sync_exposed_seconds) const;
   void barrier();
 
  private:

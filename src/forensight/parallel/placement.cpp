@@ -2,6 +2,8 @@
 // pipeline, and the parser of the placement flags (placement.h).
 #include "forensight/parallel/placement.h"
 
+#include <spdlog/spdlog.h>
+
 #include <fmt/ranges.h>
 
 #include <algorithm>
@@ -142,6 +144,19 @@ std::unique_ptr<Placement> make_placement(const PlacementOptions& options,
   if (options.kind == "naive") return std::make_unique<NaivePlacement>(model, std::move(stages));
   return std::make_unique<PipelinePlacement>(model, std::move(stages), options.micro_batches,
                                              options.stage_threads);
+}
+
+std::unique_ptr<Placement> make_placement(const PlacementOptions& options,
+                                          std::shared_ptr<models::ClassifierImpl> model,
+                                          const ExampleBatch& example, bool log) {
+  if (options.kind == "one") return make_placement(options, std::move(model), torch::Tensor());
+  torch::Tensor input =
+      torch::randn({example.batch_size, 3, example.image_size_px, example.image_size_px},
+                   torch::TensorOptions().device(example.device));  // (B, 3, H, W)
+  if (example.channels_last) input = input.contiguous(at::MemoryFormat::ChannelsLast);
+  std::unique_ptr<Placement> placement = make_placement(options, std::move(model), input);
+  if (log) spdlog::info("placement: {}", placement->describe().dump());
+  return placement;
 }
 
 PlacementOptions parse_placement_options(const std::string& kind, const std::string& stages,

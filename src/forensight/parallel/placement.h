@@ -68,6 +68,20 @@ std::unique_ptr<Placement> make_placement(const PlacementOptions& options,
                                           std::shared_ptr<models::ClassifierImpl> model,
                                           const torch::Tensor& example_input);
 
+// The shape of one training batch: the example make_placement times the units on.
+struct ExampleBatch {
+  int64_t batch_size = 1;
+  int image_size_px = 224;
+  torch::Device device = torch::kCPU;
+  bool channels_last = false;  // the trainer's input layout
+};
+
+// make_placement for training: the random example batch is made only when the model is split,
+// and with `log` the split (describe()) is logged.
+std::unique_ptr<Placement> make_placement(const PlacementOptions& options,
+                                          std::shared_ptr<models::ClassifierImpl> model,
+                                          const ExampleBatch& example, bool log);
+
 // From the flags --placement, --stages, --micro-batches. Refuses, naming the valid choices: an
 // unknown kind, stages given for "one", fewer than 2 stages for naive/pipeline, an unknown or
 // absent device, CPU and CUDA stages mixed, micro_batches < 1.

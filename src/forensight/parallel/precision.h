@@ -15,6 +15,7 @@
 // under autocast their inputs arrive reduced and they hand over to LibTorch's ops.
 #pragma once
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <string>
@@ -101,6 +102,10 @@ class Precision {
   void load_scaler_state(const LossScalerState& state);
   // Steps skipped for non-finite gradients since construction.
   int64_t skipped_steps() const { return skipped_steps_; }
+  // What a step's and an epoch's metrics record adds: the loss scale and the steps an inf/NaN
+  // skipped, with a scaler; nothing without one.
+  nlohmann::json step_record(bool stepped) const;
+  nlohmann::json epoch_record(int64_t skipped_steps) const;
 
  private:
   // Unscales and checks the gradients; true when every one of them is finite.

@@ -105,19 +105,11 @@ std::unique_ptr<CheckpointReader> open_resume_checkpoint(const RunDir& run_dir,
   }
 }
 
-// The device of this rank: with several ranks on a node and a CUDA device, rank r takes cuda:r.
-torch::Device rank_device(const TrainOptions& options, const parallel::RendezvousInfo& rendezvous) {
-  torch::Device device = parse_device(options.device);
-  if (device.is_cuda() && rendezvous.world_size > 1 && options.device == "cuda")
-    device = parse_device(fmt::format("cuda:{}", rendezvous.local_rank));
-  return device;
-}
-
 // The rank's device is known before its group is made: on a GPU the group adds NCCL there.
 parallel::DistributionOptions distribution_options(const TrainOptions& options) {
   parallel::DistributionOptions d;
   d.rendezvous = parallel::rendezvous_from_environment();
-  d.device = rank_device(options, d.rendezvous);
+  d.device = parallel::rank_device(options.device, d.rendezvous);
   d.collective_timeout_s = options.collective_timeout_s;
   d.buckets.overlap = options.ddp_overlap;
   FS_CHECK(options.ddp_bucket_mb > 0, "--ddp-bucket-mb must be > 0, got {}", options.ddp_bucket_mb);
@@ -145,13 +137,7 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
   const torch::Device device = distribution.device();
   parallel::Precision precision(
       parallel::PrecisionOptions{.mode = parallel::parse_amp_mode(options.amp), .device = device});
-  if (precision.mode() == parallel::AmpMode::kFp16 && device.is_cpu())
-    spdlog::warn(
-        "--amp fp16 on the CPU: LibTorch has no fast fp16 convolutions here (measured "
-        "~60x slower than fp32 for ResNet18); bf16 is the CPU's reduced precision");
-  FS_CHECK(options.lr_scaling == "none" || options.lr_scaling == "linear",
-           "unknown --lr-scaling '{}': valid choices are none, linear", options.lr_scaling);
-  const double lr_factor = options.lr_scaling == "linear" ? distribution.world_size() : 1.0;
+  const double lr_factor = distribution.learning_rate_factor(options.lr_scaling);
   const FaultInjection faults(distribution.rank());
 
   // ---- 1. Setup: run directory, data, model, optimiser, schedule, resume point
@@ -222,34 +208,17 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
   const data::NormPreset norm = data::parse_norm_preset(options.normalization);
   const data::InputFilter input_filter = data::parse_input_filter(options.input_filter);
   const bool channels_last_input = input_channels_last(options, device.is_cpu());
-  if (options.sync_batchnorm) {
-    // Stage threads would issue their BatchNorm all-reduces in an order that differs between
-    // ranks, and collectives must come in the same order on every rank.
-    FS_CHECK(options.placement != "pipeline",
-             "--sync-batchnorm cannot be combined with --placement pipeline: its stage threads "
-             "would issue collectives in a different order on each rank; use --placement one or "
-             "naive, or drop --sync-batchnorm");
-    if (distribution.world_size() == 1)
-      spdlog::info("--sync-batchnorm with one process: nothing to synchronise");
-    else if (!model->synchronize_batch_norm(distribution.batch_norm_ranks()))
-      spdlog::info("--sync-batchnorm: {} has no BatchNorm", options.model);
-  }
+  const parallel::PlacementOptions placement_options =
+      parallel::parse_placement_options(options.placement, options.stages, options.micro_batches);
+  if (options.sync_batchnorm)
+    distribution.synchronize_batch_norm(*model, options.model, options.placement);
   // Placement splits the model into stages (timed on an example batch) and moves them to their
   // devices, before the optimiser takes the parameters.
-  std::unique_ptr<parallel::Placement> placement;
-  {
-    const parallel::PlacementOptions placement_options =
-        parallel::parse_placement_options(options.placement, options.stages, options.micro_batches);
-    torch::Tensor example;
-    if (placement_options.kind != "one") {
-      example = torch::randn({options.batch_size, 3, options.image_size_px, options.image_size_px},
-                             torch::TensorOptions().device(device));  // (B, 3, H, W)
-      if (channels_last_input) example = example.contiguous(at::MemoryFormat::ChannelsLast);
-    }
-    placement = parallel::make_placement(placement_options, model, example);
-    if (placement_options.kind != "one" && is_main)
-      spdlog::info("placement: {}", placement->describe().dump());
-  }
+  const std::unique_ptr<parallel::Placement> placement =
+      parallel::make_placement(placement_options, model,
+                               parallel::ExampleBatch{options.batch_size, options.image_size_px,
+                                                      device, channels_last_input},
+                               /*log=*/is_main);
 
   OptimizerOptions optimizer_options;
   optimizer_options.name = options.optimizer;
@@ -300,17 +269,8 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
     const Checkpoint& checkpoint = reader->header();
     progress = checkpoint.progress;
     precision.load_scaler_state(checkpoint.loss_scaler);
-    if (checkpoint.world_size != distribution.world_size()) {
-      // The epoch's samples are one permutation dealt round-robin over the ranks, so k global
-      // batches of W ranks consumed its first k * W * B positions; on M ranks that is
-      // floor(k * W / M) batches (the few samples of a partial batch are seen again).
-      const int64_t consumed = progress.batch_in_epoch * checkpoint.world_size;
-      progress.batch_in_epoch = consumed / distribution.world_size();
-      spdlog::info(
-          "the checkpoint was written by {} ranks, this run has {}: resuming the epoch at "
-          "its batch {}",
-          checkpoint.world_size, distribution.world_size(), progress.batch_in_epoch);
-    }
+    progress.batch_in_epoch =
+        distribution.resume_batch_in_epoch(progress.batch_in_epoch, checkpoint.world_size);
     spdlog::info("resuming {} at epoch {}, batch {}, step {}", options.out_dir, progress.epoch + 1,
                  progress.batch_in_epoch, progress.step);
   }
@@ -327,12 +287,9 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
     std::string lines;
     for (const auto& row : skipped_rows(loader.take_skipped(), split_name, epoch))
       lines += skipped_csv_line(row);
-    if (distribution.world_size() > 1) {
-      std::string all;
-      for (const std::string& rank_lines : distribution.gather_strings(lines)) all += rank_lines;
-      lines = std::move(all);
-    }
-    if (is_main && !lines.empty()) skipped_log->write(lines);
+    std::string all;  // every rank's lines (only ours with one process)
+    for (const std::string& rank_lines : distribution.gather_strings(lines)) all += rank_lines;
+    if (is_main && !all.empty()) skipped_log->write(all);
   };
   std::vector<torch::Tensor> parameters = model->parameters();
   auto loss_fn = [&options](const torch::Tensor& logits, const torch::Tensor& y) {
@@ -428,11 +385,8 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
                                  {"step_s", step_s},
                                  {"data_wait_fraction", load_s / std::max(step_s, 1e-9)},
                                  {"peak_rss_bytes", peak_rss_bytes()}};
-        if (distribution.world_size() > 1) record["sync_exposed_s"] = sync.exposed_seconds;
-        if (precision.uses_loss_scaler()) {
-          record["loss_scale"] = precision.scaler_state().scale;
-          record["step_skipped"] = !stepped;
-        }
+        record.update(distribution.step_record(sync));
+        record.update(precision.step_record(stepped));
         record.update(gpu_memory_record(device));
         metrics->write(record);
       }
@@ -482,14 +436,8 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
         {"data_wait_fraction", load_seconds / std::max(load_seconds + compute_seconds, 1e-9)},
         {"skipped_files", skipped_files},
         {"peak_rss_bytes", peak_rss_bytes()}};
-    if (distribution.world_size() > 1) {
-      record["world_size"] = distribution.world_size();
-      record["sync_exposed_s"] = sync_exposed_seconds;
-    }
-    if (precision.uses_loss_scaler()) {
-      record["loss_scale"] = precision.scaler_state().scale;
-      record["skipped_steps"] = epoch_skipped_steps;
-    }
+    record.update(distribution.epoch_record(sync_exposed_seconds));
+    record.update(precision.epoch_record(epoch_skipped_steps));
     record.update(gpu_memory_record(device));
     if (!val.empty()) record["val"] = val;
     if (is_main) metrics->write(record);

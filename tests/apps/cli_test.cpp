@@ -6,21 +6,14 @@
 
 #include <fstream>
 
+#include "../support/cli.h"
 #include "../support/tiny_dataset.h"
 
 namespace forensight {
 namespace {
 
-struct Outcome {
-  int status;
-  std::string output;
-};
-
-Outcome run(const std::string& arguments) {
-  Outcome o;
-  o.status = testing::run_command(std::string(FORENSIGHT_BINARY) + " " + arguments, &o.output);
-  return o;
-}
+using Outcome = testing::CliOutcome;
+constexpr auto& run = testing::run_forensight;
 
 void expect_failure_mentioning(const Outcome& o, const std::string& needle) {
   EXPECT_NE(o.status, 0) << o.output;

@@ -8,27 +8,16 @@
 #include <fstream>
 #include <sstream>
 
+#include "../support/cli.h"
 #include "../support/tiny_dataset.h"
 
 namespace forensight {
 namespace {
 
-struct Outcome {
-  int status;
-  std::string output;
-};
+using Outcome = testing::CliOutcome;
+constexpr auto& run = testing::run_forensight;
 
-Outcome run(const std::string& arguments) {
-  Outcome o;
-  o.status = testing::run_command(std::string(FORENSIGHT_BINARY) + " " + arguments, &o.output);
-  return o;
-}
-
-nlohmann::json read_json(const std::string& path) {
-  std::ifstream in(path);
-  EXPECT_TRUE(in.good()) << path;
-  return nlohmann::json::parse(in);
-}
+using testing::read_json;
 
 // The tiny set's 8 real images as source "photos", its fakes 0-3 as "famA" and 4-7 as "famB".
 std::string families_csv(const std::string& dir) {

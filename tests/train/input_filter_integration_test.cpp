@@ -9,6 +9,7 @@
 #include <cmath>
 #include <fstream>
 
+#include "../support/cli.h"
 #include "../support/tiny_dataset.h"
 #include "forensight/data/dataset.h"
 #include "forensight/data/loader.h"
@@ -20,22 +21,10 @@
 namespace forensight {
 namespace {
 
-struct Outcome {
-  int status;
-  std::string output;
-};
+using Outcome = testing::CliOutcome;
+constexpr auto& run = testing::run_forensight;
 
-Outcome run(const std::string& arguments) {
-  Outcome o;
-  o.status = testing::run_command(std::string(FORENSIGHT_BINARY) + " " + arguments, &o.output);
-  return o;
-}
-
-nlohmann::json read_json(const std::string& path) {
-  std::ifstream in(path);
-  EXPECT_TRUE(in.good()) << path;
-  return nlohmann::json::parse(in);
-}
+using testing::read_json;
 
 TEST(InputFilterIntegration, UnknownFilterIsRefusedWithTheValidOnes) {
   const Outcome o = run("train --data x --out y --input-filter sobel");

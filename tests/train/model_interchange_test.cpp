@@ -12,6 +12,7 @@
 #include <fstream>
 
 #include "../models/python_fixture.h"
+#include "../support/cli.h"
 #include "../support/tiny_dataset.h"
 #include "forensight/models/safetensors.h"
 
@@ -22,16 +23,8 @@ namespace fs = std::filesystem;
 
 constexpr double kTolerance = 1e-4;
 
-struct Outcome {
-  int status;
-  std::string output;
-};
-
-Outcome run(const std::string& arguments) {
-  Outcome o;
-  o.status = testing::run_command(std::string(FORENSIGHT_BINARY) + " " + arguments, &o.output);
-  return o;
-}
+using Outcome = testing::CliOutcome;
+constexpr auto& run = testing::run_forensight;
 
 std::string script() {
   return (fs::path(FORENSIGHT_TEST_DIR) / "train" / "interchange_reference.py").string();

@@ -29,6 +29,18 @@ const char* norm_preset_name(NormPreset preset) {
   return preset == NormPreset::kImageNet ? "imagenet" : "half";
 }
 
+namespace {
+
+void check_uint8_batch(const torch::Tensor& images_u8) {
+  FS_CHECK(
+      images_u8.scalar_type() == torch::kUInt8 && images_u8.dim() == 4 && images_u8.size(1) == 3,
+      "normalize_batch expects a (B, 3, H, W) uint8 tensor, got {} of shape {}",
+      std::string(c10::toString(images_u8.scalar_type())),
+      fmt::format("{}", fmt::join(images_u8.sizes(), "x")));
+}
+
+}  // namespace
+
 NormStatistics norm_statistics(NormPreset preset) {
   if (preset == NormPreset::kImageNet) return {{0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}};
   return {{0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f}};
@@ -36,11 +48,7 @@ NormStatistics norm_statistics(NormPreset preset) {
 
 torch::Tensor normalize_batch(const torch::Tensor& images_u8, NormPreset preset,
                               torch::Device device, bool channels_last) {
-  FS_CHECK(
-      images_u8.scalar_type() == torch::kUInt8 && images_u8.dim() == 4 && images_u8.size(1) == 3,
-      "normalize_batch expects a (B, 3, H, W) uint8 tensor, got {} of shape {}",
-      std::string(c10::toString(images_u8.scalar_type())),
-      fmt::format("{}", fmt::join(images_u8.sizes(), "x")));
+  check_uint8_batch(images_u8);
   const NormStatistics stats = norm_statistics(preset);
   std::array<float, 3> scale, shift;
   for (int c = 0; c < 3; ++c) {
@@ -83,11 +91,7 @@ torch::Tensor normalize_batch(const torch::Tensor& images_u8, NormPreset preset,
                               torch::Device device, bool channels_last) {
   if (filter == InputFilter::kNone)
     return normalize_batch(images_u8, preset, device, channels_last);
-  FS_CHECK(
-      images_u8.scalar_type() == torch::kUInt8 && images_u8.dim() == 4 && images_u8.size(1) == 3,
-      "normalize_batch expects a (B, 3, H, W) uint8 tensor, got {} of shape {}",
-      std::string(c10::toString(images_u8.scalar_type())),
-      fmt::format("{}", fmt::join(images_u8.sizes(), "x")));
+  check_uint8_batch(images_u8);
   const NormStatistics stats = norm_statistics(preset);
   auto options = torch::TensorOptions().dtype(torch::kFloat32).device(device);
   torch::Tensor scale =

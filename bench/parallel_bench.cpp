@@ -14,6 +14,7 @@
 #include "forensight/core/cpu_info.h"
 #include "forensight/core/error.h"
 #include "forensight/core/process.h"
+#include "forensight/core/source_dir.h"
 
 namespace forensight::bench {
 namespace {
@@ -97,8 +98,7 @@ class Bench {
         "--model {} --threads {} --batch {} --image-size {} --warmup {} --steps {} --amp {}{}",
         model, threads, o_.batch_size, o_.image_size_px, o_.warmup_steps, o_.timed_steps, amp,
         model == "resnet18" ? " --channels-last" : "");
-    const std::string script =
-        std::string(FORENSIGHT_SOURCE_DIR) + "/bench/python/parallel_peer.py";
+    const std::string script = core::source_dir() + "/bench/python/parallel_peer.py";
     const std::string command =
         ranks == 1 ? fmt::format("{} {} {}", q(o_.python), q(script), args)
                    : fmt::format(

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "forensight/core/error.h"
+#include "forensight/core/source_dir.h"
 
 namespace forensight::bench {
 
@@ -18,9 +19,9 @@ std::string shell_quote(const std::string& s) {
 
 nlohmann::json run_python_peer(const std::string& python, const std::string& script,
                                const std::string& args) {
-  const std::string command =
-      shell_quote(python) + " " +
-      shell_quote(std::string(FORENSIGHT_SOURCE_DIR) + "/bench/python/" + script) + " " + args;
+  const std::string command = shell_quote(python) + " " +
+                              shell_quote(core::source_dir() + "/bench/python/" + script) + " " +
+                              args;
   spdlog::debug("running {}", command);
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(command.c_str(), "r"), ::pclose);
   if (!pipe) fail("cannot start the Python peer: {}", command);

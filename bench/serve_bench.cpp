@@ -21,6 +21,7 @@
 #include "forensight/core/device.h"
 #include "forensight/core/error.h"
 #include "forensight/core/process.h"
+#include "forensight/core/source_dir.h"
 #include "forensight/data/dataset.h"
 #include "forensight/data/image_decoder.h"
 #include "forensight/data/loader.h"
@@ -456,10 +457,9 @@ nlohmann::json run_serve_bench(const ServeBenchOptions& o) {
     const int port = free_port();
     measure_server(
         run,
-        {o.python, std::string(FORENSIGHT_SOURCE_DIR) + "/bench/python/serve_peer.py", "--weights",
-         model.weights, "--port", std::to_string(port), "--threads", std::to_string(threads),
-         "--image-size", std::to_string(model.config.image_size_px), "--normalization",
-         model.config.normalization},
+        {o.python, core::source_dir() + "/bench/python/serve_peer.py", "--weights", model.weights,
+         "--port", std::to_string(port), "--threads", std::to_string(threads), "--image-size",
+         std::to_string(model.config.image_size_px), "--normalization", model.config.normalization},
         port, o, images);
     runs.push_back(std::move(run));
   }

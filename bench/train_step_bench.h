@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <string>
 #include <vector>
+#include "forensight/core/source_dir.h"
 
 namespace forensight::bench {
 
@@ -21,7 +22,7 @@ struct TrainStepBenchOptions {
   bool run_python = true;                                      // also time the Python peer
   std::string python = FORENSIGHT_PYTHON;                      // interpreter with torch
   std::filesystem::path peer_script =
-      FORENSIGHT_SOURCE_DIR "/bench/python/train_step_peer.py";  // the Python peer
+      core::source_dir() + "/bench/python/train_step_peer.py";  // the Python peer
 };
 
 struct TrainStepResult {

@@ -14,6 +14,8 @@ APT_PACKAGES=(
   libturbojpeg0-dev libpng-dev libwebp-dev zlib1g-dev libcairo2-dev libjemalloc-dev
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libcpp-httplib-dev libgloo-dev
   libgtest-dev
+  # scripts/build.sh compiles through ccache, so a second clone on the machine reuses the objects
+  ccache
   # `make fuzz` (fuzz/, issue #18): clang with libFuzzer and the sanitizer runtimes
   clang libclang-rt-14-dev
   # the built-in dataset's photographs (`forensight data synth --photos`)

@@ -18,7 +18,15 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
 fi
 times_log="$(cd "$build" && pwd)/compile-times.tsv"
 launcher=""
-[ "${FORENSIGHT_BUILD_TIMES:-0}" = "1" ] && launcher="$here/scripts/compile_timer.sh;$times_log"
+[ "${FORENSIGHT_BUILD_TIMES:-0}" = "1" ] && launcher="$here/scripts/compile_timer.sh;$times_log;"
+# ccache (Debian's, installed by the bootstrap) shares objects between clones on one machine: the
+# paths under the checkout become relative (base_dir), the precompiled header is cached like any
+# object (the sloppiness its manual asks for), and no compile flag holds the checkout's path (see
+# core/source_dir.cpp). FORENSIGHT_CCACHE=0 compiles without it.
+if [ "${FORENSIGHT_CCACHE:-1}" = "1" ] && command -v ccache >/dev/null; then
+  launcher+="env;CCACHE_BASEDIR=$here;CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime;ccache"
+fi
+launcher="${launcher%;}"
 if [ "$(sed -n 's/^CMAKE_CXX_COMPILER_LAUNCHER:[A-Z]*=//p' "$build/CMakeCache.txt")" != "$launcher" ]; then
   cmake "$build" -DCMAKE_CXX_COMPILER_LAUNCHER="$launcher" >/dev/null
 fi

@@ -13,6 +13,8 @@
 #include <sstream>
 #include <string>
 
+#include "forensight/core/source_dir.h"
+
 namespace forensight::models::testing {
 
 // std::filesystem::remove_all resolves to libtorch.so's exported copy, which crashes (a null
@@ -35,7 +37,7 @@ inline std::string read_text(const std::filesystem::path& path) {
 // --reference DIR/reference.safetensors; returns DIR. Fails the test with the script's output.
 inline std::filesystem::path export_fixture(const std::string& args) {
   namespace fs = std::filesystem;
-  const fs::path script = fs::path(FORENSIGHT_SOURCE_DIR) / "scripts" / "export_weights.py";
+  const fs::path script = fs::path(core::source_dir()) / "scripts" / "export_weights.py";
   const size_t key = std::hash<std::string>{}(args + "\n" + read_text(script));
   const fs::path root = fs::temp_directory_path() / "forensight-test-fixtures";
   const fs::path dir = root / std::to_string(key);

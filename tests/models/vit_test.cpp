@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "forensight/core/error.h"
+#include "forensight/core/source_dir.h"
 #include "forensight/models/safetensors.h"
 #include "forensight/models/weights.h"
 #include "python_fixture.h"
@@ -194,7 +195,7 @@ TimmExport export_timm_copy(bool layer_scale) {
     return out;
   }
   const std::string script =
-      (fs::path(FORENSIGHT_SOURCE_DIR) / "scripts" / "export_weights.py").string();
+      (fs::path(core::source_dir()) / "scripts" / "export_weights.py").string();
   const std::string convert = python + "'" + script + "' --input '" + (dir / "timm.pth").string() +
                               "' --output '" + (dir / "converted.safetensors").string() + "' > '" +
                               (dir / "log.txt").string() + "' 2>&1";

@@ -9,6 +9,8 @@
 #include <regex>
 #include <string>
 
+#include "forensight/core/source_dir.h"
+
 namespace forensight::serve {
 namespace {
 
@@ -18,7 +20,7 @@ std::string read_file(const std::string& path) {
 }
 
 TEST(ServeWebAssets, EveryFileIsBuiltInByteForByte) {
-  const std::string web = std::string(FORENSIGHT_SOURCE_DIR) + "/src/forensight/serve/web/";
+  const std::string web = core::source_dir() + "/src/forensight/serve/web/";
   const std::pair<const char*, std::string> expected[] = {
       {"/", web + "index.html"},
       {"/app.js", web + "app.js"},

@@ -10,6 +10,7 @@
 
 #include "../support/error_of.h"
 #include "../support/tiny_dataset.h"
+#include "forensight/core/source_dir.h"
 #include "forensight/study/grid.h"
 #include "forensight/study/study.h"
 #include "forensight/study/study_config.h"
@@ -238,7 +239,7 @@ TEST(StudyPythonOriginal, StartsFromTheSameWeightsAsForensight) {
     const std::string command = fmt::format(
         "{} {}/bench/python/original.py --self-check --model {} --image-size 32 "
         "--vit-hidden 192 --vit-layers 2 --vit-heads 3 --vit-mlp 768 --patch 8",
-        FORENSIGHT_PYTHON, FORENSIGHT_SOURCE_DIR, model);
+        FORENSIGHT_PYTHON, core::source_dir(), model);
     std::string output;
     EXPECT_EQ(forensight::testing::run_command(command, &output), 0) << command << "\n" << output;
   }

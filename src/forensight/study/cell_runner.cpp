@@ -9,6 +9,7 @@
 
 #include "forensight/core/error.h"
 #include "forensight/core/process.h"
+#include "forensight/core/source_dir.h"
 
 namespace forensight::study {
 namespace {
@@ -96,12 +97,12 @@ CellCommand forensight_command(const Cell& cell, const StudyConfig& config,
 CellCommand python_command(const Cell& cell, const StudyConfig& config, const StudyInputs& inputs) {
   const StudyModel& m = config.models[cell.model];
   const CellSettings& s = cell.settings;
-  std::vector<std::string> args = concat(
-      std::vector<std::string>{std::string(FORENSIGHT_SOURCE_DIR) + "/bench/python/original.py",
-                               "--manifest", inputs.split_csvs[cell.model], "--model", m.key,
-                               "--threads", std::to_string(s.threads), "--out",
-                               cell_dir(inputs, cell) + "/result.json"},
-      shared_flags(cell, config, inputs));
+  std::vector<std::string> args =
+      concat(std::vector<std::string>{core::source_dir() + "/bench/python/original.py",
+                                      "--manifest", inputs.split_csvs[cell.model], "--model", m.key,
+                                      "--threads", std::to_string(s.threads), "--out",
+                                      cell_dir(inputs, cell) + "/result.json"},
+             shared_flags(cell, config, inputs));
   if (m.key == "vit") args = concat(args, vit_shape_flags(m.model));
   CellCommand command;
   command.environment = {"OMP_NUM_THREADS=" + std::to_string(s.threads)};

@@ -10,6 +10,7 @@
 #include "forensight/core/atomic_file.h"
 #include "forensight/core/error.h"
 #include "forensight/core/process.h"
+#include "forensight/core/source_dir.h"
 #include "forensight/study/grid.h"
 
 namespace forensight::study {
@@ -205,8 +206,7 @@ void write_results(const std::string& out_dir, const StudyResults& results) {
 }
 
 std::vector<std::string> draw_plots(const std::string& python, const std::string& out_dir) {
-  const std::string script =
-      std::string(FORENSIGHT_SOURCE_DIR) + "/src/forensight/study/plot_study.py";
+  const std::string script = core::source_dir() + "/src/forensight/study/plot_study.py";
   const std::string log = out_dir + "/plots.log";
   fs::remove(log);
   ProcessOptions options;

@@ -3,7 +3,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all build test test-unit demo bench fuzz format clean
+.PHONY: all build test test-unit demo bench fuzz asan tsan format clean
 
 all: build
 
@@ -29,6 +29,15 @@ bench: build
 FUZZ_SECONDS ?= 45
 fuzz:
 	@scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# Sanitizer builds (scripts/sanitize.sh, gcc, build-asan and build-tsan; not part of `make test`:
+# each build takes most of an hour on 2 cores). asan: ASan + UBSan over every unit test; tsan:
+# ThreadSanitizer over the loader, distributed, pipeline and service concurrency tests.
+asan:
+	@JOBS=$(JOBS) scripts/sanitize.sh address
+
+tsan:
+	@JOBS=$(JOBS) scripts/sanitize.sh thread
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h')

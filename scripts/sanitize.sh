@@ -56,11 +56,14 @@ if [ "$kind" = address ]; then
   export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
   selection=(-L unit)
 else
-  # Races inside the uninstrumented third-party runtimes are suppressed, each named and justified
-  # in sanitizers/tsan.supp. One OpenMP thread: LibTorch's kernels and our at::parallel_for then
-  # run inline, and what TSan checks is our own threads (loader workers, stage workers, gloo's
-  # collectives against our hooks, the batcher and the HTTP threads).
-  export TSAN_OPTIONS="${TSAN_OPTIONS:-suppressions=$here/sanitizers/tsan.supp:second_deadlock_stack=1}"
+  # A race inside an uninstrumented third-party runtime (libgomp, gloo, LibTorch) is suppressed in
+  # sanitizers/tsan.supp, each named and justified there, once a run has shown it. One OpenMP
+  # thread: LibTorch's kernels and our at::parallel_for then run inline (libgomp's barriers are
+  # invisible to TSan), and what TSan checks is our own threads: loader workers, pipeline stage
+  # workers, gloo's collectives against our gradient hooks, the batcher and the HTTP threads.
+  tsan_options="second_deadlock_stack=1"
+  [ -f "$here/sanitizers/tsan.supp" ] && tsan_options+=":suppressions=$here/sanitizers/tsan.supp"
+  export TSAN_OPTIONS="${TSAN_OPTIONS:-$tsan_options}"
   export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
   selection=(-R '^(LoaderTest|LoaderFaultsTest|RendezvousTest|DistributedIntegration|PipelineTest|StageUnitTest|ServeBatcherTest|ServeServerTest)\.')
 fi

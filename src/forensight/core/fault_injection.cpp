@@ -4,11 +4,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "forensight/core/error.h"
 
@@ -107,15 +109,28 @@ class WriteFaults {
 }  // namespace
 
 FaultInjection::FaultInjection(int rank) {
-  const int64_t at_step = read_int("FORENSIGHT_FAULT_KILL_AT_STEP", 0);
-  const int64_t on_rank = read_int("FORENSIGHT_FAULT_KILL_RANK", -1);
-  const bool rank_matches = on_rank < 0 || on_rank == rank;
-  if (at_step > 0 && rank_matches && first_attempt()) kill_at_step_ = at_step;
+  // The step after which a fault fires here: 0 (never) unless its step is set, its rank selector
+  // matches (unset: any rank) and this is the group's first attempt.
+  auto step_for = [rank](const char* at_step_variable, const char* rank_variable) -> int64_t {
+    const int64_t at_step = read_int(at_step_variable, 0);
+    const int64_t on_rank = read_int(rank_variable, -1);
+    const bool rank_matches = on_rank < 0 || on_rank == rank;
+    return at_step > 0 && rank_matches && first_attempt() ? at_step : 0;
+  };
+  kill_at_step_ = step_for("FORENSIGHT_FAULT_KILL_AT_STEP", "FORENSIGHT_FAULT_KILL_RANK");
+  hang_at_step_ = step_for("FORENSIGHT_FAULT_HANG_AT_STEP", "FORENSIGHT_FAULT_HANG_RANK");
 }
 
 void FaultInjection::after_step(int64_t step) const {
-  if (kill_at_step_ == 0 || step != kill_at_step_) return;
-  kill_self(fmt::format("after step {}", step));
+  if (kill_at_step_ != 0 && step == kill_at_step_) kill_self(fmt::format("after step {}", step));
+  if (hang_at_step_ != 0 && step == hang_at_step_) {
+    // A rank stuck outside the collectives (a deadlock, a stalled file system): it neither exits
+    // nor joins its peers' next collective. SIGTERM and SIGKILL still end it.
+    std::fprintf(stderr, "fault injection: this process hangs after step %lld\n",
+                 static_cast<long long>(step));
+    std::fflush(stderr);
+    while (true) std::this_thread::sleep_for(std::chrono::hours(1));
+  }
 }
 
 ssize_t fault_aware_write(int fd, const void* data, size_t bytes) {

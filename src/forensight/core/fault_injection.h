@@ -2,7 +2,9 @@
 // restart, a kill or a full disk while a checkpoint is written): set by environment variables
 // that nothing sets in normal use.
 //   FORENSIGHT_FAULT_KILL_AT_STEP=K   this process SIGKILLs itself after optimiser step K ...
-//   FORENSIGHT_FAULT_KILL_RANK=R      ... when its RANK is R (default: any rank) ...
+//   FORENSIGHT_FAULT_KILL_RANK=R      ... when its RANK is R (default: any rank)
+//   FORENSIGHT_FAULT_HANG_AT_STEP=K   this process sleeps forever after optimiser step K (a hung
+//   FORENSIGHT_FAULT_HANG_RANK=R      rank: its peers wait in their next collective) ... on RANK R
 // Faults in the durable write path (core/atomic_file), counting every byte this process writes
 // through it (config, split, checkpoints, caches, reports, in that order in a training run):
 //   FORENSIGHT_FAULT_KILL_AFTER_BYTES=N    SIGKILL once N bytes are out: a torn temporary file
@@ -27,10 +29,11 @@ class FaultInjection {
   explicit FaultInjection(int rank);
   // Called after each optimiser step.
   void after_step(int64_t step) const;
-  bool armed() const { return kill_at_step_ > 0; }
+  bool armed() const { return kill_at_step_ > 0 || hang_at_step_ > 0; }
 
  private:
   int64_t kill_at_step_ = 0;
+  int64_t hang_at_step_ = 0;
 };
 
 // write(2) and pwrite(2) with the write-path faults applied: a write that crosses the ENOSPC

@@ -346,4 +346,26 @@ Split load_split(const std::string& path, const Dataset& dataset) {
   return split;
 }
 
+nlohmann::json split_fingerprint(const Split& split, const Dataset& dataset) {
+  auto add = [](uint32_t crc, const std::string& text) {
+    return crc32_update(crc, {reinterpret_cast<const uint8_t*>(text.data()), text.size()});
+  };
+  const fs::path base = dataset_base(dataset);
+  uint32_t samples = kCrc32Initial;
+  for (const Sample& s : dataset.samples)
+    samples = add(samples, fmt::format("{}\t{}\t{}\t{}\n", relative_to(s.path, base), s.label,
+                                       s.group, s.source));
+  nlohmann::json j = {{"samples", dataset.size()},
+                      {"samples_crc32", fmt::format("{:08x}", samples)},
+                      {"labelled", dataset.labelled}};
+  for (size_t s = 0; s < kSplitNames.size(); ++s) {
+    const std::vector<int64_t>& indices = split.indices[s];
+    const uint32_t crc = crc32_update(
+        kCrc32Initial, {reinterpret_cast<const uint8_t*>(indices.data()), indices.size() * 8});
+    j[fmt::format("{}_size", kSplitNames[s])] = indices.size();
+    j[fmt::format("{}_crc32", kSplitNames[s])] = fmt::format("{:08x}", crc);
+  }
+  return j;
+}
+
 }  // namespace forensight::data

@@ -2,6 +2,8 @@
 // whole in one split, and saved as JSON in the run directory (indices plus paths) so a resumed or
 // reproduced run sees exactly the same samples — and refuses a dataset that changed underneath.
 #pragma once
+#include <nlohmann/json.hpp>
+
 #include <array>
 #include <cstdint>
 #include <string>
@@ -52,5 +54,11 @@ void save_split(const Split& split, const Dataset& dataset, const std::string& p
 // throws Error naming the first mismatch otherwise, and naming the file when it is cut short or
 // its content fails the CRC-32. A file from before the CRC is read with a warning.
 Split load_split(const std::string& path, const Dataset& dataset);
+
+// What identifies this split of this dataset, for the ranks of a job to compare
+// (parallel/run_fingerprint.h): the sample count, a CRC-32 of every sample's path (relative to the
+// dataset's folder, as the split file saves it, so that nodes may mount the data elsewhere),
+// label, group and source, and per split its size and a CRC-32 of its indices. Reads no image.
+nlohmann::json split_fingerprint(const Split& split, const Dataset& dataset);
 
 }  // namespace forensight::data

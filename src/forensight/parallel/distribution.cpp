@@ -1,9 +1,11 @@
 #include "forensight/parallel/distribution.h"
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "forensight/core/device.h"
 #include "forensight/core/error.h"
+#include "forensight/core/timer.h"
 #include "forensight/models/classifier.h"
 
 namespace forensight::parallel {
@@ -52,6 +54,22 @@ Distribution::Distribution(const DistributionOptions& options) : options_(option
 }
 
 Distribution::~Distribution() = default;
+
+void Distribution::check_ranks_agree(const std::function<RunFingerprint()>& fingerprint) {
+  if (!group_) return;  // one process agrees with itself: nothing to compute
+  Timer timer;
+  const std::vector<std::string> texts = group_->allgather_strings(fingerprint().to_string());
+  std::vector<RunFingerprint> by_rank;
+  for (int r = 0; r < world_size(); ++r)
+    by_rank.push_back(RunFingerprint::from_string(texts[r], r));
+  const std::vector<std::string> differences = fingerprint_differences(by_rank);
+  FS_CHECK(differences.empty(),
+           "the {} ranks are not running the same job: {}. Every rank stops here: give every rank "
+           "the same options (flags and config file), --init file and dataset",
+           world_size(), fmt::join(differences, "; "));
+  spdlog::info("the {} ranks agree on their config, model and data (checked in {:.2f} s)",
+               world_size(), timer.seconds());
+}
 
 void Distribution::attach(torch::nn::Module& model) {
   if (!group_) return;

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,6 +18,7 @@
 #include "forensight/parallel/gradient_reducer.h"
 #include "forensight/parallel/process_group.h"
 #include "forensight/parallel/rendezvous.h"
+#include "forensight/parallel/run_fingerprint.h"
 
 namespace forensight::models {
 class ClassifierImpl;
@@ -54,6 +56,10 @@ class Distribution {
   // one process.
   std::shared_ptr<SumAcrossProcesses> batch_norm_ranks() { return batch_norm_ranks_; }
 
+  // Right after the rendezvous, before anything is trained: every rank's fingerprint (called only
+  // with several ranks) is all-gathered, and when any rank's config, model or data differs from
+  // rank 0's, every rank throws the same Error naming those ranks and the first differences.
+  void check_ranks_agree(const std::function<RunFingerprint()>& fingerprint);
   // Start of training: every rank takes rank 0's parameters and buffers (BatchNorm statistics),
   // then gradient hooks are registered on the trainable parameters. The model is on this rank's
   // device (CPU tensors go through Gloo, CUDA ones through NCCL).

@@ -38,14 +38,15 @@ struct Rank {
   int out_fd = -1;  // its stdout
   int err_fd = -1;  // its stderr
   std::string out_partial, err_partial;
+  std::string last_error;  // its last "error: ..." line on stderr: why it failed, in its words
   bool exited = false;
   int status = 0;
 };
 
 // Writes complete lines of `chunk` to `to`, each behind the rank's prefix; keeps the unfinished
-// tail.
+// tail. The last line that main() printed as "error: ..." goes to `last_error` (when given).
 void forward_lines(std::string& partial, const char* chunk, size_t size, FILE* to,
-                   const std::string& prefix) {
+                   const std::string& prefix, std::string* last_error) {
   partial.append(chunk, size);
   size_t start = 0;
   for (size_t nl; (nl = partial.find('\n', start)) != std::string::npos; start = nl + 1) {
@@ -54,33 +55,37 @@ void forward_lines(std::string& partial, const char* chunk, size_t size, FILE* t
     if (const size_t cr = line.find_last_of('\r'); cr != std::string::npos)
       line = line.substr(cr + 1);
     std::fprintf(to, "%s%s\n", prefix.c_str(), line.c_str());
+    if (last_error != nullptr && line.rfind("error: ", 0) == 0) *last_error = line.substr(7);
   }
   partial.erase(0, start);
   std::fflush(to);
 }
 
 // Reads what is there; returns false at end of file.
-bool drain(int& fd, std::string& partial, FILE* to, const std::string& prefix) {
+bool drain(int& fd, std::string& partial, FILE* to, const std::string& prefix,
+           std::string* last_error = nullptr) {
   char buffer[65536];
   while (true) {
     const ssize_t n = ::read(fd, buffer, sizeof(buffer));
     if (n > 0) {
-      forward_lines(partial, buffer, static_cast<size_t>(n), to, prefix);
+      forward_lines(partial, buffer, static_cast<size_t>(n), to, prefix, last_error);
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
-    if (!partial.empty()) forward_lines(partial, "\n", 1, to, prefix);
+    if (!partial.empty()) forward_lines(partial, "\n", 1, to, prefix, last_error);
     ::close(fd);
     fd = -1;
     return false;
   }
 }
 
+// "rank 1 exited with code 1: <its error line>", as torchrun reports a failed rank's root cause.
 std::string describe_exit(const Rank& rank) {
   if (WIFSIGNALED(rank.status))
     return fmt::format("rank {} was killed by signal {} ({})", rank.global_rank,
                        WTERMSIG(rank.status), strsignal(WTERMSIG(rank.status)));
-  return fmt::format("rank {} exited with code {}", rank.global_rank, WEXITSTATUS(rank.status));
+  return fmt::format("rank {} exited with code {}{}", rank.global_rank, WEXITSTATUS(rank.status),
+                     rank.last_error.empty() ? "" : ": " + rank.last_error);
 }
 
 int exit_code_of(const Rank& rank) {
@@ -192,7 +197,7 @@ AttemptOutcome run_attempt(const LaunchOptions& o, int threads, int restart) {
         Rank& r = *owners[i].first;
         const std::string prefix = fmt::format("[rank {}] ", r.global_rank);
         if (owners[i].second)
-          drain(r.err_fd, r.err_partial, stderr, prefix);
+          drain(r.err_fd, r.err_partial, stderr, prefix, &r.last_error);
         else
           drain(r.out_fd, r.out_partial, stdout, prefix);
       }
@@ -202,11 +207,21 @@ AttemptOutcome run_attempt(const LaunchOptions& o, int threads, int restart) {
     // 2. Exits: the first failure ends the group.
     for (auto& r : ranks) {
       if (r.exited) continue;
+      siginfo_t info{};
+      if (::waitid(P_PID, static_cast<id_t>(r.pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0 ||
+          info.si_pid != r.pid)
+        continue;
+      // What it left behind in its process group goes with it (no orphans), while its pid, the
+      // group's id, is still ours: it is reaped only below.
+      ::kill(-r.pid, SIGKILL);
       int status = 0;
-      const pid_t done = ::waitpid(r.pid, &status, WNOHANG);
-      if (done != r.pid) continue;
+      ::waitpid(r.pid, &status, 0);
       r.exited = true;
       r.status = status;
+      // Its last words (the error line) are in the pipe already: read them before naming it.
+      const std::string prefix = fmt::format("[rank {}] ", r.global_rank);
+      if (r.err_fd >= 0) drain(r.err_fd, r.err_partial, stderr, prefix, &r.last_error);
+      if (r.out_fd >= 0) drain(r.out_fd, r.out_partial, stdout, prefix);
       const bool failed = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
       if (failed && outcome.ok && outcome.interrupted_by == 0) {
         outcome.ok = false;
@@ -240,7 +255,7 @@ AttemptOutcome run_attempt(const LaunchOptions& o, int threads, int restart) {
       for (auto& r : ranks) {
         const std::string prefix = fmt::format("[rank {}] ", r.global_rank);
         if (r.out_fd >= 0) drain(r.out_fd, r.out_partial, stdout, prefix);
-        if (r.err_fd >= 0) drain(r.err_fd, r.err_partial, stderr, prefix);
+        if (r.err_fd >= 0) drain(r.err_fd, r.err_partial, stderr, prefix, &r.last_error);
       }
       if (!kill_at) kill_at = Clock::now() + std::chrono::seconds(1);
       for (auto& r : ranks) {

@@ -2,9 +2,11 @@
 // torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR,
 // MASTER_PORT, TORCHELASTIC_RESTART_COUNT), pins each rank's intra-op threads so that N ranks do
 // not oversubscribe the cores, prefixes each rank's output lines with its rank, forwards SIGINT and
-// SIGTERM, and when a rank dies ends the others and names it. With max_restarts > 0 the whole
-// group is started again (ranks resume from their last checkpoint), as torchrun's elastic agent
-// does. One machine per launcher: a multi-node job runs one launcher per node (or srun/torchrun).
+// SIGTERM, and when a rank dies ends the others and names it, with its own error line (a rank
+// whose collective timed out names the peer that hung). A rank's process group ends with it, so
+// nothing it started outlives it. With max_restarts > 0 the whole group is started again (ranks
+// resume from their last checkpoint), as torchrun's elastic agent does. One machine per launcher:
+// a multi-node job runs one launcher per node (or srun/torchrun).
 #pragma once
 #include <string>
 #include <vector>
@@ -26,9 +28,10 @@ struct LaunchOptions {
 };
 
 struct LaunchResult {
-  int exit_code = 0;    // 0 when every rank of the last attempt exited 0
-  int restarts = 0;     // group restarts used
-  std::string failure;  // "rank R exited with code C" / "rank R was killed by signal S"
+  int exit_code = 0;  // 0 when every rank of the last attempt exited 0
+  int restarts = 0;   // group restarts used
+  // "rank R exited with code C: <its error line>" / "rank R was killed by signal S (Killed)"
+  std::string failure;
 };
 
 // Runs the job to completion (or to its failure after max_restarts). Throws Error for bad options.

@@ -3,7 +3,8 @@
 // through NCCL for CUDA tensors (from the CUDA plug-in: parallel/nccl_loader.h). The c10d and Gloo
 // headers stay inside process_group.cpp; callers see plain tensors and handles, and each tensor's
 // device picks the backend. Every collective has a timeout, so a dead or hung peer ends this
-// process with an Error naming the operation instead of hanging the job.
+// process with an Error naming the operation instead of hanging the job; on the CPU (Gloo) the
+// Error also names the peers that never reached the collective (a hung rank), read from the store.
 #pragma once
 #include <torch/torch.h>
 
@@ -24,11 +25,12 @@ struct ProcessGroupOptions {
   torch::Device device = torch::kCPU;
 };
 
-// An asynchronous collective in flight; wait() blocks until it is done (or its timeout ends, then
-// throws Error). Destroying an unwaited handle waits for it (the tensor must outlive the work).
-// On CUDA tensors (NCCL) wait() is stream-ordered, as DDP's is: the calling thread's current CUDA
-// stream waits for the collective and the host goes on; NCCL's watchdog enforces the timeout
-// (it aborts the communicator and ends the process, logging the collective and the rank).
+// An asynchronous collective in flight; wait() blocks until it is done (or its timeout, counted
+// from the issue, ends: then it throws Error naming the ranks that never reached it). Destroying an
+// unwaited handle waits for it (the tensor must outlive the work). On CUDA tensors (NCCL) wait() is
+// stream-ordered, as DDP's is: the calling thread's current CUDA stream waits for the collective
+// and the host goes on; NCCL's watchdog enforces the timeout (it aborts the communicator and ends
+// the process, logging the collective and the rank).
 class PendingCollective {
  public:
   struct Impl;

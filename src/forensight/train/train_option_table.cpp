@@ -115,4 +115,21 @@ nlohmann::json train_options_to_json(const TrainOptions& options) {
   return table.to_json();
 }
 
+nlohmann::json train_options_shared_by_ranks(const TrainOptions& options) {
+  // A list of what may differ rather than of what must agree: an option added later is compared
+  // until someone decides otherwise.
+  static const char* const kPerRank[] = {
+      // Paths, which nodes may mount differently (the content is compared by the model and data
+      // fingerprints; the run directory is rank 0's to write).
+      "data", "out", "cache", "init",
+      // Where and how fast each rank runs.
+      "device", "threads", "interop-threads", "workers", "stages", "eval-batch-size",
+      // What rank 0 logs and keeps, and how long a rank waits for the others.
+      "log-every-steps", "checkpoint-every-epochs", "checkpoint-every-steps",
+      "collective-timeout-s"};
+  nlohmann::json shared = train_options_to_json(options);
+  for (const char* key : kPerRank) shared.erase(key);
+  return shared;
+}
+
 }  // namespace forensight::train

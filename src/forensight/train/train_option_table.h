@@ -16,5 +16,9 @@ std::vector<OptionSpec> train_option_specs(TrainOptions& options);
 // Reads a resolved config (config.json or a checkpoint's) back; unknown keys are refused.
 TrainOptions train_options_from_json(const nlohmann::json& config, const std::string& origin);
 nlohmann::json train_options_to_json(const TrainOptions& options);
+// The resolved options that decide what a run computes, which every rank of a data-parallel job
+// must share (parallel/run_fingerprint.h): all but paths, devices, threads, loader workers, stage
+// devices, the evaluation batch size, log and checkpoint intervals and the collective timeout.
+nlohmann::json train_options_shared_by_ranks(const TrainOptions& options);
 
 }  // namespace forensight::train

@@ -28,6 +28,7 @@
 #include "forensight/parallel/distribution.h"
 #include "forensight/parallel/placement.h"
 #include "forensight/parallel/precision.h"
+#include "forensight/parallel/run_fingerprint.h"
 #include "forensight/train/checkpoint.h"
 #include "forensight/train/lr_schedule.h"
 #include "forensight/train/model_import.h"
@@ -35,6 +36,7 @@
 #include "forensight/train/progress.h"
 #include "forensight/train/run_dir.h"
 #include "forensight/train/skipped_log.h"
+#include "forensight/train/train_option_table.h"
 
 namespace forensight::train {
 namespace {
@@ -63,9 +65,11 @@ nlohmann::json gpu_memory_record(const torch::Device& device) {
           {"gpu_peak_reserved_bytes", memory.peak_reserved_bytes}};
 }
 
+// The run's split: the one saved in the run directory when there is one (`saved`), else a new one
+// from the options, which `write` saves.
 data::Split load_or_make_split(const data::Dataset& dataset, const TrainOptions& options,
-                               const RunDir& run_dir, bool resume, bool write) {
-  if (std::filesystem::exists(run_dir.split_path())) {
+                               const RunDir& run_dir, bool saved, bool resume, bool write) {
+  if (saved) {
     spdlog::info("using the split saved in {}", run_dir.split_path());
     return data::load_split(run_dir.split_path(), dataset);
   }
@@ -162,17 +166,32 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
   data::Dataset dataset = data::load_dataset(options.data_path);
   FS_CHECK(dataset.labelled, "'{}' has no labels: training needs a labelled dataset",
            options.data_path);
-  // Rank 0 makes and saves the split; the others read it once it is there.
-  data::Split split;
-  if (is_main) split = load_or_make_split(dataset, options, run_dir, resume, /*write=*/true);
-  distribution.barrier();
-  if (!is_main) split = load_or_make_split(dataset, options, run_dir, resume, /*write=*/false);
+  // Rank 0 sees whether the run has a split already, before it saves one: then every rank loads
+  // it, else every rank makes it (deterministic in the seed) without waiting for rank 0's file.
+  // The ranks' fingerprints below check that they hold the same one.
+  const bool split_saved =
+      distribution.gather_strings(std::filesystem::exists(run_dir.split_path()) ? "1" : "0")
+          .front() == "1";
+  const data::Split split =
+      load_or_make_split(dataset, options, run_dir, split_saved, resume, /*write=*/is_main);
   spdlog::info("data: {} images, split {} train / {} val / {} test", dataset.size(),
                split.train().size(), split.val().size(), split.test().size());
   if (!options.hold_out_source.empty())
     spdlog::info("source '{}' is held out: its images are in the test split only",
                  options.hold_out_source);
   FS_CHECK(!split.train().empty(), "the training split of '{}' is empty", options.data_path);
+
+  auto model = models::create_model(model_options(options));
+  if (!options.init_weights.empty() && !resume) load_init_weights(*model, options.init_weights);
+  // Every rank must run the same job before any trains: the same options, initial model (before
+  // attach() would overwrite a different one with rank 0's) and data, or all stop, naming who
+  // differs and how.
+  distribution.check_ranks_agree([&] {
+    return parallel::RunFingerprint{.config = train_options_shared_by_ranks(options),
+                                    .model = parallel::model_fingerprint(*model),
+                                    .dataset = data::split_fingerprint(split, dataset)};
+  });
+  model->to(device);
 
   data::LoaderOptions loader_options;
   loader_options.batch_size = options.batch_size;
@@ -200,10 +219,6 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
   if (!split.val().empty())
     val_loader = std::make_unique<data::DataLoader>(dataset, split.val(), eval_transform(options),
                                                     eval_loader_options);
-
-  auto model = models::create_model(model_options(options));
-  if (!options.init_weights.empty() && !resume) load_init_weights(*model, options.init_weights);
-  model->to(device);
 
   const data::NormPreset norm = data::parse_norm_preset(options.normalization);
   const data::InputFilter input_filter = data::parse_input_filter(options.input_filter);

@@ -61,6 +61,38 @@ TEST(ReportTest, MarkdownHasTablesAndEscapesPipes) {
   EXPECT_NE(md.find("![ROC curve](roc.png)"), std::string::npos) << md;
 }
 
+// A leave-one-out test split mixes the unseen family with seen ones, so the sweep keeps each
+// generator's accuracy vs real under every degradation.
+TEST(ReportTest, RobustnessKeepsEachGeneratorUnderTheDegradation) {
+  std::vector<int> labels = {0, 0, 1, 1, 1};
+  std::vector<std::string> sources = {"coco", "coco", "sdxl", "sdxl", "gan"};
+  std::vector<double> clean_scores = {0.1, 0.2, 0.9, 0.8, 0.7};
+  std::vector<double> jpeg_scores = {0.1, 0.2, 0.3, 0.8, 0.7};  // one sdxl image missed
+  EvaluationReport report;
+  report.metrics = compute_metrics(clean_scores, labels, {}, sources);
+  report.robustness.push_back(robustness_row(
+      "jpeg q=50", compute_metrics(jpeg_scores, labels, {}, sources), report.metrics));
+
+  const RobustnessRow& row = report.robustness[0];
+  ASSERT_EQ(row.sources.size(), 3u);  // sorted by name: coco, gan, sdxl
+  EXPECT_EQ(row.sources[2].source, "sdxl");
+  EXPECT_DOUBLE_EQ(row.sources[2].accuracy_vs_real, 0.75);  // both reals, one of two sdxl
+  nlohmann::json j = to_json(report);
+  EXPECT_DOUBLE_EQ(j["robustness"][0]["sources"][2]["accuracy_vs_real"].get<double>(), 0.75);
+  std::string md = to_markdown(report);
+  EXPECT_NE(md.find("| Degradation | gan | sdxl |"), std::string::npos) << md;  // no real column
+  EXPECT_NE(md.find("| clean | 1.0000 | 1.0000 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| jpeg q=50 | 1.0000 | 0.7500 |"), std::string::npos) << md;
+}
+
+TEST(ReportTest, NoPerGeneratorTableWithoutDegradedSources) {
+  EvaluationReport report = sample_report();
+  report.robustness.erase(report.robustness.begin());  // the "clean" row carries sources
+  std::string md = to_markdown(report);                // the "jpeg q=50" row's metrics have none
+  EXPECT_NE(md.find("## Robustness"), std::string::npos) << md;
+  EXPECT_EQ(md.find("Per generator"), std::string::npos) << md;
+}
+
 TEST(ReportTest, UndefinedValuesShowAsNullAndNA) {
   EvaluationReport report;
   std::vector<double> scores = {0.9};

@@ -19,6 +19,9 @@ struct RobustnessRow {
   double roc_auc = 0;        // NaN when undefined
   double accuracy_drop = 0;  // clean accuracy minus this accuracy (positive = worse)
   double roc_auc_drop = 0;   // clean AUC minus this AUC
+  // Every source under this degradation (empty when the evaluation had no sources): what a
+  // leave-one-out run needs, since the whole test split mixes the unseen family with seen ones.
+  std::vector<SourceMetrics> sources;
 };
 
 // The row for `degraded`, measured against `clean`.

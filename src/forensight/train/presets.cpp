@@ -73,6 +73,38 @@ TrainOptions vit_cpu_recipe() {
   return o;
 }
 
+// Generalisation to generator families never seen (issue #17), measured leave-one-family-out on
+// the built-in set of all six families (1200 images of 128 px, native crops, 5 epochs of
+// resnet18-cpu; docs/RESULTS.md, "Generalisation (issue #17)"): the whole image resized to 112 px
+// with no input filter scored 1.00 on the held-out family and 1.00 in distribution, and still 1.00
+// after JPEG 50, blur and downscaling; the NPR residual scored 0.98 held out and 0.99 in
+// distribution; native 112 px crops scored 0.54 held out and 0.72 in distribution after the same
+// 5 epochs (they had not learnt yet). Blur and JPEG augmentation at 0.1 each (CNNDetection's
+// "Blur+JPEG (0.1)") changed nothing measurable here (1.00 either way: the set saturates); it stays
+// for CNNDetection's evidence on real generators, which the built-in set cannot give.
+void generalise_choices(TrainOptions& o) {
+  o.size_mode = "resize";
+  o.input_filter = "none";
+  o.blur_prob = 0.1;
+  o.jpeg_prob = 0.1;
+}
+
+// Full ResNet18 at 224 px (a GPU's size), the seed's schedule.
+TrainOptions resnet18_generalise_recipe() {
+  TrainOptions o = resnet18_recipe();
+  generalise_choices(o);
+  return o;
+}
+
+// The CPU-sized version `make demo` trains on 2 cores: resnet18-cpu at 112 px, 5 epochs as
+// measured (the experiments' schedule, and what fits the demo's few minutes).
+TrainOptions resnet18_generalise_cpu_recipe() {
+  TrainOptions o = resnet18_cpu_recipe();
+  generalise_choices(o);
+  o.epochs = 5;
+  return o;
+}
+
 struct Preset {
   const char* name;
   TrainOptions (*make)();
@@ -83,6 +115,8 @@ constexpr Preset kPresets[] = {
     {"vit", vit_recipe},
     {"resnet18-cpu", resnet18_cpu_recipe},
     {"vit-cpu", vit_cpu_recipe},
+    {"resnet18-generalise", resnet18_generalise_recipe},
+    {"resnet18-generalise-cpu", resnet18_generalise_cpu_recipe},
 };
 
 }  // namespace

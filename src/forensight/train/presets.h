@@ -1,5 +1,7 @@
-// Training presets: the seed study's two recipes (resnet18, vit) and small versions of both that
-// train in minutes on a 2-core CPU. A preset fills TrainOptions before the config file and flags.
+// Training presets: the seed study's two recipes (resnet18, vit), small versions of both that
+// train in minutes on a 2-core CPU, and a ResNet18 recipe (full and CPU-sized) chosen to generalise
+// to generator families never seen (issue #17). A preset fills TrainOptions before the config file
+// and flags.
 #pragma once
 #include <string>
 #include <vector>

@@ -111,8 +111,24 @@ void register_serve_command(CLI::App& app) {
                   "a socket read or write longer than this closes the connection (default 10)")
       ->check(CLI::Range(1, 3600));
   cmd->add_option("--keep-alive-s", o->keep_alive_s,
-                  "idle keep-alive connections close after this (default 5)")
+                  "idle connections close after this, a new one that sends nothing too (default 5)")
       ->check(CLI::Range(1, 3600));
+  cmd->add_option("--keep-alive-max-requests", o->keep_alive_max_requests,
+                  "requests per connection before it closes (default 100)")
+      ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--max-header-kb", o->max_header_kb,
+                  "largest request line + headers, KiB (default 32; larger: 431)")
+      ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--head-timeout-s", o->head_timeout_s,
+                  "the request line and headers must arrive within this (default 10; else 408)")
+      ->check(CLI::Range(1, 3600));
+  cmd->add_option("--body-timeout-s", o->body_timeout_s,
+                  "the body must arrive within this after the headers (default 60; else 408)")
+      ->check(CLI::Range(1, 3600));
+  cmd->add_option("--max-decodes", o->max_decodes,
+                  "images decoded at once over all requests (default 0 = one per CPU core); "
+                  "bounds the memory of a flood of large images")
+      ->check(CLI::Range(0, 1024));
   cmd->add_option("--grace-s", o->grace_s,
                   "on SIGTERM, in-flight requests get this long to finish (default 10)")
       ->check(CLI::NonNegativeNumber);

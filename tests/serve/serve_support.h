@@ -25,13 +25,15 @@
 
 namespace forensight::testing {
 
-// An untrained `model` (resnet18, vit-tiny) at 32 px, saved as a checkpoint at `path`.
-// int8_ranges: calibration as `forensight quantize` stores it (ResNet: (28, 2)), or undefined.
+// An untrained `model` (resnet18, vit-tiny) at 32 px (or image_size_px), saved as a checkpoint
+// at `path`. int8_ranges: calibration as `forensight quantize` stores it (ResNet: (28, 2)), or
+// undefined.
 inline std::string write_serve_checkpoint(const std::string& path, const std::string& model,
-                                          int64_t seed, torch::Tensor int8_ranges = {}) {
+                                          int64_t seed, torch::Tensor int8_ranges = {},
+                                          int image_size_px = 32) {
   train::TrainOptions options;
   options.model = model;
-  options.image_size_px = 32;
+  options.image_size_px = image_size_px;
   options.normalization = model == "resnet18" ? "imagenet" : "half";
   torch::manual_seed(static_cast<uint64_t>(seed));
   auto net = models::create_model(train::model_options(options));

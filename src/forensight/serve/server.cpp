@@ -6,9 +6,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <future>
 #include <map>
 #include <mutex>
+#include <semaphore>
 #include <set>
 #include <span>
 #include <thread>
@@ -21,6 +23,8 @@
 #include "forensight/eval/predictor.h"
 #include "forensight/serve/auth.h"
 #include "forensight/serve/batcher.h"
+#include "forensight/serve/http_server.h"
+#include "forensight/serve/limited_stream.h"
 #include "forensight/serve/metrics.h"
 
 // The web app and the PDF report are another module's; the server builds with or without them.
@@ -81,6 +85,13 @@ struct Body {
   std::string raw;                                // a non-multipart body
   std::vector<httplib::MultipartFormData> parts;  // multipart parts, in order
 };
+
+// The body length a request declares, read as httplib reads it (strtoull: "abc" is 0, "-1" and
+// overflows are the largest value); 0 without the header.
+uint64_t declared_body_bytes(const httplib::Request& req) {
+  if (!req.has_header("Content-Length")) return 0;
+  return std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10);
+}
 
 std::string label_name(int label) {
   return label == 1 ? "ai-generated" : "real";
@@ -195,7 +206,10 @@ struct Server::Impl {
   torch::Device device = torch::kCPU;
   std::vector<Model> models;
   Metrics metrics;
-  httplib::Server http;
+  // Free decode slots: a request waits for one (until its deadline) before it decodes an image.
+  std::unique_ptr<std::counting_semaphore<>> decode_slots;
+  int decode_slot_count = 0;
+  HttpServer http;
   std::map<std::string, std::vector<Route>> routes;  // path -> its methods
   int listen_fd = -1;
 
@@ -225,7 +239,16 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
            options.max_batch_images);
   FS_CHECK(options.io_timeout_s >= 1 && options.keep_alive_s >= 1 &&
                options.keep_alive_max_requests >= 1,
-           "timeouts and keep-alive limits must be >= 1");
+           "--io-timeout-s, --keep-alive-s and --keep-alive-max-requests must be >= 1, got {}, {} "
+           "and {}",
+           options.io_timeout_s, options.keep_alive_s, options.keep_alive_max_requests);
+  FS_CHECK(options.max_header_kb >= 1 && options.max_header_kb <= (1 << 20),
+           "--max-header-kb must be in [1, 1048576], got {}", options.max_header_kb);
+  FS_CHECK(options.head_timeout_s >= 1 && options.body_timeout_s >= 1,
+           "--head-timeout-s and --body-timeout-s must be >= 1, got {} and {}",
+           options.head_timeout_s, options.body_timeout_s);
+  FS_CHECK(options.max_decodes >= 0, "--max-decodes must be >= 0 (0 = one per CPU core), got {}",
+           options.max_decodes);
   FS_CHECK(options.grace_s >= 0, "--grace-s must be >= 0, got {}", options.grace_s);
   if (!is_loopback_host(options.host))
     FS_CHECK(!options.api_key.empty(),
@@ -235,6 +258,10 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
              options.host);
   max_body_bytes = static_cast<size_t>(options.max_body_mb) << 20;
   max_pixels = static_cast<int64_t>(options.max_megapixels * 1e6);
+  decode_slot_count = options.max_decodes > 0
+                          ? options.max_decodes
+                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  decode_slots = std::make_unique<std::counting_semaphore<>>(decode_slot_count);
   device = parse_device(options.device);
   const eval::Precision precision = eval::parse_precision(options.precision);
 
@@ -265,8 +292,21 @@ void Server::Impl::configure_http() {
   http.set_payload_max_length(max_body_bytes);
   http.set_read_timeout(options.io_timeout_s, 0);
   http.set_write_timeout(options.io_timeout_s, 0);
+  // What the Keep-Alive header advertises; our connection loop (below) enforces them.
   http.set_keep_alive_timeout(options.keep_alive_s);
   http.set_keep_alive_max_count(static_cast<size_t>(options.keep_alive_max_requests));
+  // Our connection loop (serve/http_server.h) applies these; httplib's own lack the head's limits.
+  ConnectionLimits limits;
+  limits.max_head_bytes = static_cast<size_t>(options.max_header_kb) << 10;
+  limits.head_timeout_s = options.head_timeout_s;
+  limits.body_timeout_s = options.body_timeout_s;
+  // Chunked framing and a refused body's drain count too; a client framing 1-byte chunks is cut.
+  limits.max_body_wire_bytes = 2 * max_body_bytes + (1 << 20);
+  limits.io_timeout_s = options.io_timeout_s;
+  limits.keep_alive_s = options.keep_alive_s;
+  limits.keep_alive_max_requests = options.keep_alive_max_requests;
+  http.set_connection_limits(limits);
+  http.set_refusal_recorder([this](int status) { metrics.record_request("other", status, 0.0); });
   http.set_tcp_nodelay(true);  // headers and body are two sends: no 40 ms delayed-ACK stall
   // SO_REUSEADDR (a restart binds at once) but not httplib's default SO_REUSEPORT, with which a
   // second server would bind the same port silently; the descriptor is kept to widen the backlog.
@@ -293,14 +333,32 @@ void Server::Impl::configure_http() {
     t_route.clear();
   });
   // httplib's own refusals (a malformed request line, a URI too long) come without a body; ours
-  // all have a Content-Type (send_error_and_close's body is not in res.body yet).
+  // all have a Content-Type (send_error_and_close's body is not in res.body yet). A refusal
+  // because the stream passed a limit (headers too large, too slow) says which.
   http.set_error_handler(
-      httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
+      httplib::Server::HandlerWithResponse([this](const httplib::Request&, httplib::Response& res) {
         if (!res.body.empty() || res.has_header("Content-Type"))
           return httplib::Server::HandlerResponse::Unhandled;
-        send_error(res, res.status, status_text(res.status));
+        const LimitedStream* stream = LimitedStream::current();
+        if (stream && stream->exceeded() != StreamLimit::kNone) {
+          send_error(res, limit_status(stream->exceeded()),
+                     limit_message(stream->exceeded(), http.connection_limits()));
+        } else {
+          send_error(res, res.status, status_text(res.status));
+        }
         return httplib::Server::HandlerResponse::Handled;
       }));
+  // A client that asks before sending the body ("Expect: 100-continue") hears of the limit before.
+  http.set_expect_100_continue_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (declared_body_bytes(req) <= max_body_bytes) return 100;
+    t_route = routes.count(req.path) ? req.path : "other";
+    // A plain body: httplib 0.11 writes no content provider's body on this path.
+    send_error(res, 413,
+               fmt::format("the body is larger than the limit of {} MiB (--max-body-mb)",
+                           options.max_body_mb));
+    res.set_header("Connection", "close");
+    return 413;
+  });
   http.set_exception_handler(
       [](const httplib::Request& req, httplib::Response& res, std::exception_ptr error) {
         std::string message = "unknown error";
@@ -382,57 +440,80 @@ void Server::Impl::add_routes() {
 void Server::Impl::discard_body(const httplib::Request& req, const httplib::ContentReader* reader,
                                 bool& must_close) {
   if (!reader) return;  // httplib has read (and size-limited) a GET's body already
+  if (declared_body_bytes(req) > max_body_bytes) {  // not worth reading: close instead
+    must_close = true;
+    return;
+  }
   size_t total = 0;
   const auto receive = [&](const char*, size_t n) {
     total += n;
     return total <= max_body_bytes;
   };
-  const bool ok = req.is_multipart_form_data()
-                      ? (*reader)([](const httplib::MultipartFormData&) { return true; }, receive)
-                      : (*reader)(receive);
+  bool ok = false;
+  try {  // httplib's body parsers may throw on malformed framing: the body is then unreadable
+    ok = req.is_multipart_form_data()
+             ? (*reader)([](const httplib::MultipartFormData&) { return true; }, receive)
+             : (*reader)(receive);
+  } catch (const std::exception&) {
+  }
   must_close = !ok;
 }
 
 bool Server::Impl::read_body(const httplib::Request& req, httplib::Response& res,
                              const httplib::ContentReader& reader, Body& body) {
+  // A declared length over the limit is refused before a byte of the body is read: httplib would
+  // read and drop all of it first, and the client would wait for the answer until it had sent it.
+  if (declared_body_bytes(req) > max_body_bytes) {
+    send_error_and_close(res, 413,
+                         fmt::format("the body is larger than the limit of {} MiB (--max-body-mb)",
+                                     options.max_body_mb));
+    return false;
+  }
   size_t total = 0;
   bool too_large = false;
   bool too_many_parts = false;
   bool ok = false;
-  // httplib refuses a Content-Length over the limit itself (413 after draining it); a chunked
-  // body has no length, so the receivers count too.
-  if (req.is_multipart_form_data()) {
-    ok = reader(
-        [&](const httplib::MultipartFormData& part) {
-          if (body.parts.size() >= static_cast<size_t>(kMaxMultipartParts)) {
-            too_many_parts = true;
-            return false;
-          }
-          body.parts.push_back(part);
-          return true;
-        },
-        [&](const char* data, size_t n) {
-          total += n;
-          if (total > max_body_bytes) {
-            too_large = true;
-            return false;
-          }
-          if (!body.parts.empty()) body.parts.back().content.append(data, n);
-          return true;
-        });
-  } else {
-    ok = reader([&](const char* data, size_t n) {
-      total += n;
-      if (total > max_body_bytes) {
-        too_large = true;
-        return false;
-      }
-      body.raw.append(data, n);
-      return true;
-    });
+  // A declared length was checked above; a chunked body has none, so the receivers count.
+  try {  // httplib's body parsers may throw on malformed framing: a 400 below, not a 500
+    if (req.is_multipart_form_data()) {
+      ok = reader(
+          [&](const httplib::MultipartFormData& part) {
+            if (body.parts.size() >= static_cast<size_t>(kMaxMultipartParts)) {
+              too_many_parts = true;
+              return false;
+            }
+            body.parts.push_back(part);
+            return true;
+          },
+          [&](const char* data, size_t n) {
+            total += n;
+            if (total > max_body_bytes) {
+              too_large = true;
+              return false;
+            }
+            if (!body.parts.empty()) body.parts.back().content.append(data, n);
+            return true;
+          });
+    } else {
+      ok = reader([&](const char* data, size_t n) {
+        total += n;
+        if (total > max_body_bytes) {
+          too_large = true;
+          return false;
+        }
+        body.raw.append(data, n);
+        return true;
+      });
+    }
+  } catch (const std::exception&) {
+    ok = false;
   }
   if (ok) return true;
-  if (too_large || res.status == 413) {
+  const LimitedStream* stream = LimitedStream::current();
+  const StreamLimit limit = stream ? stream->exceeded() : StreamLimit::kNone;
+  if (limit == StreamLimit::kBodyTimeout) {
+    send_error_and_close(res, limit_status(limit), limit_message(limit, http.connection_limits()));
+  } else if (too_large || res.status == 413 || limit == StreamLimit::kBodyTooLarge) {
     send_error_and_close(res, 413,
                          fmt::format("the body is larger than the limit of {} MiB (--max-body-mb)",
                                      options.max_body_mb));
@@ -574,6 +655,16 @@ Server::Impl::ImageJob Server::Impl::submit_image(std::string_view bytes, std::s
     for (const auto& [s, x] : prepared)
       if (s == signature) input = x;
     if (!input.defined()) {
+      // A decode may take 3 bytes per pixel of the limit: only decode_slot_count run at once.
+      if (!decode_slots->try_acquire_until(deadline))
+        return fail_with(503, fmt::format("the server is busy decoding other images ({} at once, "
+                                          "--max-decodes) past this request's deadline of {} ms: "
+                                          "try again later",
+                                          decode_slot_count, options.deadline_ms));
+      struct SlotRelease {
+        std::counting_semaphore<>& slots;
+        ~SlotRelease() { slots.release(); }
+      } release{*decode_slots};
       try {
         input = eval::preprocess_bytes(*m->detector, data);
       } catch (const Error& e) {
@@ -879,6 +970,12 @@ void Server::wait() {
 
 nlohmann::json Server::models_json() const {
   return impl_->models_json();
+}
+
+std::string Server::answer_connection(std::string_view bytes) {
+  MemoryStream stream(bytes, impl_->http.connection_limits());
+  impl_->http.serve(stream, nullptr);
+  return stream.output();
 }
 
 }  // namespace forensight::serve

@@ -2,15 +2,17 @@
 // fp32 or int8 on the CPU, CUDA when asked), one dynamic batcher per model, and the routes:
 //   POST /v1/detect, POST /v1/detect/batch, GET /v1/models, POST /v1/report,
 //   GET /healthz, GET /readyz, GET /metrics, GET / (the embedded web app).
-// Bad input never hurts the server: bodies are size-limited before they are stored, images are
-// checked before they are decoded, every failure is a JSON answer with a status, and nothing is
-// served from the disk. httplib stays inside server.cpp, so including this costs nothing.
+// Bad input never hurts the server: request heads are bounded in bytes and time and bodies in
+// size and time (serve/limited_stream.h), images are checked by their header before they are
+// decoded and only max_decodes decode at once, every failure is a JSON answer with a status, and
+// nothing is served from the disk. httplib stays inside serve/, so including this costs nothing.
 #pragma once
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace forensight::serve {
@@ -34,9 +36,15 @@ struct ServerOptions {
   int max_batch_images = 64;     // images per /v1/detect/batch request
   int http_threads = 64;         // connections served at once (a keep-alive one holds its thread)
   int io_timeout_s = 10;         // one read or write on a socket, then the connection closes
-  int keep_alive_s = 5;          // an idle keep-alive connection closes after this
+  int keep_alive_s = 5;          // an idle connection (a new one too) closes after this
   int keep_alive_max_requests = 100;  // requests per connection
-  double grace_s = 10.0;              // stop(): in-flight requests finish within this
+  int max_header_kb = 32;             // request line + headers; larger: 431
+  int head_timeout_s = 10;  // request line + headers must arrive within this (slow clients): 408
+  int body_timeout_s = 60;  // the body must arrive within this after the headers: 408
+  // Images decoded at once, all requests together (0 = one per CPU core): each may take 3 bytes per
+  // pixel of max_megapixels while it decodes, so this bounds the memory of a flood of large images.
+  int max_decodes = 0;
+  double grace_s = 10.0;  // stop(): in-flight requests finish within this
 
   // Tests only: each model's worker sleeps this long before every forward pass (see
   // BatcherOptions).
@@ -68,6 +76,11 @@ class Server {
 
   // What GET /v1/models answers: one object per model.
   nlohmann::json models_json() const;
+
+  // Answers the bytes of one connection (one request or several, pipelined) as a socket's would be
+  // answered, through httplib's parser and the same handlers, and returns what the server wrote
+  // back. Needs no start(): the HTTP fuzz target's entry point (fuzz/fuzz_http_request.cpp).
+  std::string answer_connection(std::string_view bytes);
 
  private:
   struct Impl;

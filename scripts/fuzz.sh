@@ -11,6 +11,8 @@ seconds="${1:-45}"
 targets=("${@:2}")
 build="${FORENSIGHT_FUZZ_BUILD:-$here/build-fuzz}"
 all=(image_decode csv_manifest config split decoded_cache safetensors checkpoint torch_save)
+# http_request (the HTTP service) runs when named: FUZZ_TARGETS=http_request (its clang build is the
+# longest: the server, the models and the detectors).
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 
 venv="$("$here/scripts/bootstrap.sh")"
@@ -41,6 +43,8 @@ for t in "${targets[@]}"; do
     image_decode) dict="$here/fuzz/dict/image.dict"; opts+=(-max_len=32768) ;;
     csv_manifest) dict="$here/fuzz/dict/csv.dict" ;;
     config) opts+=(-max_len=8192) ;;
+    # A connection's bytes: a few requests, or one multipart upload of a small image.
+    http_request) opts+=(-max_len=65536) ;;
     # LibTorch's unpickler zero-fills the string length a pickle declares, up to 4 GiB, before it
     # finds the bytes missing (fuzz/known/checkpoint/; docs/RELIABILITY.md): RSS may pass 4 GiB.
     checkpoint | torch_save) opts+=(-max_len=16384 -timeout=20 -rss_limit_mb=6144 -malloc_limit_mb=6144) ;;

@@ -7,15 +7,20 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <climits>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <sstream>
+#include <thread>
 
 #include "../support/processes.h"
 #include "../support/tiny_dataset.h"
+#include "forensight/core/error.h"
 #include "forensight/core/timer.h"
 #include "forensight/models/registry.h"
 #include "forensight/parallel/distribution.h"
@@ -31,9 +36,9 @@ namespace {
 using forensight::testing::free_port;
 using forensight::testing::self_path;
 
-
-
-bool launched() { return std::getenv("RANK") != nullptr && std::getenv("WORLD_SIZE") != nullptr; }
+bool launched() {
+  return std::getenv("RANK") != nullptr && std::getenv("WORLD_SIZE") != nullptr;
+}
 
 // Runs `worker` (a DistributedWorker test) on 2 ranks through `forensight launch`.
 void run_worker_on_two_ranks(const std::string& worker) {
@@ -142,10 +147,10 @@ TEST(DistributedWorker, GradientBuckets) {
           ddp_net.parameters()[i].copy_(net.parameters()[i]);
       }
       // Small buckets: fc1's 173 k-value weight alone exceeds the 64 KB first bucket.
-      GradientReducer reducer(group, ddp_net.parameters(),
-                              GradientReducerOptions{.first_bucket_bytes = 4 << 10,
-                                                     .bucket_bytes = 64 << 10,
-                                                     .overlap = overlap});
+      GradientReducer reducer(
+          group, ddp_net.parameters(),
+          GradientReducerOptions{
+              .first_bucket_bytes = 4 << 10, .bucket_bytes = 64 << 10, .overlap = overlap});
       const auto layout = reducer.bucket_layout();
       ASSERT_GE(layout.size(), 3u);
       // Reverse registration order: the head's bias (the last parameter) goes first.
@@ -172,15 +177,15 @@ TEST(DistributedWorker, GradientBuckets) {
 
 TEST(DistributedWorker, Distribution) {
   if (!launched()) GTEST_SKIP() << "runs as a rank of DistributedIntegration.Distribution";
-  Distribution distribution(DistributionOptions{.rendezvous = rendezvous_from_environment(),
-                                                .collective_timeout_s = 30});
+  Distribution distribution(
+      DistributionOptions{.rendezvous = rendezvous_from_environment(), .collective_timeout_s = 30});
   // Different initial weights per rank: attach() makes them rank 0's.
   torch::manual_seed(distribution.rank());
   TinyNet net;
   torch::Tensor first = net.parameters()[0].clone();
   distribution.attach(net);
-  const auto all = distribution.gather_strings(
-      std::to_string(net.parameters()[0].sum().item<double>()));
+  const auto all =
+      distribution.gather_strings(std::to_string(net.parameters()[0].sum().item<double>()));
   EXPECT_EQ(all[0], all[1]);
   if (distribution.rank() == 0) {
     EXPECT_TRUE(torch::equal(first, net.parameters()[0]));
@@ -191,11 +196,49 @@ TEST(DistributedWorker, Distribution) {
   EXPECT_DOUBLE_EQ(sums[1], 1.0);
 }
 
+// Rank 1 sits out the second collective: rank 0's wait ends with the timeout and names rank 1.
+TEST(DistributedWorker, TimeoutNamesTheRankThatNeverJoined) {
+  if (!launched())
+    GTEST_SKIP() << "runs as a rank of DistributedIntegration.TimeoutNamesTheRankThatNeverJoined";
+  ProcessGroup group(rendezvous_from_environment(),
+                     ProcessGroupOptions{.timeout = std::chrono::seconds(3)});
+  group.barrier();  // collective #1, on both ranks
+  if (group.rank() == 1) {
+    std::this_thread::sleep_for(std::chrono::seconds(5));
+    return;
+  }
+  torch::Tensor t = torch::ones({4});
+  Timer timer;
+  try {
+    group.allreduce_sum(t);
+    ADD_FAILURE() << "the all-reduce without rank 1 returned";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("rank 0: all-reduce of 4 values on cpu (collective #2)"),
+              std::string::npos)
+        << message;
+    EXPECT_NE(message.find("; rank 1 never reached it: that rank hung, died or is stuck"),
+              std::string::npos)
+        << message;
+  }
+  EXPECT_GT(timer.seconds(), 2.5);
+  EXPECT_LT(timer.seconds(), 4.5);
+}
+
 // ---- The integration tests that launch them.
 
-TEST(DistributedIntegration, Collectives) { run_worker_on_two_ranks("Collectives"); }
-TEST(DistributedIntegration, GradientBuckets) { run_worker_on_two_ranks("GradientBuckets"); }
-TEST(DistributedIntegration, Distribution) { run_worker_on_two_ranks("Distribution"); }
+TEST(DistributedIntegration, Collectives) {
+  run_worker_on_two_ranks("Collectives");
+}
+TEST(DistributedIntegration, GradientBuckets) {
+  run_worker_on_two_ranks("GradientBuckets");
+}
+TEST(DistributedIntegration, Distribution) {
+  run_worker_on_two_ranks("Distribution");
+}
+TEST(DistributedIntegration, TimeoutNamesTheRankThatNeverJoined) {
+  run_worker_on_two_ranks("TimeoutNamesTheRankThatNeverJoined");
+}
 
 // ---- forensight train under the launcher.
 
@@ -210,8 +253,8 @@ std::string tiny_train_flags(const std::string& data, const std::string& out, in
 
 std::vector<torch::Tensor> checkpoint_parameters(const std::string& path) {
   train::CheckpointReader reader(path, torch::kCPU);
-  const auto options = train::train_options_from_json(
-      nlohmann::json::parse(reader.header().config_json), path);
+  const auto options =
+      train::train_options_from_json(nlohmann::json::parse(reader.header().config_json), path);
   auto model = models::create_model(train::model_options(options));
   reader.load_model(*model);
   std::vector<torch::Tensor> params;
@@ -240,10 +283,9 @@ TEST(DistributedIntegration, TwoRanksMatchOneProcessWithTheDoubleBatch) {
   const std::string data =
       forensight::testing::write_tiny_dataset(dir + "/data", {.images_per_class = 12});
   std::string output;
-  ASSERT_EQ(forensight::testing::run_command(
-                fmt::format("{} {} --threads 1", FORENSIGHT_BINARY,
-                            tiny_train_flags(data, dir + "/one", 8)),
-                &output),
+  ASSERT_EQ(forensight::testing::run_command(fmt::format("{} {} --threads 1", FORENSIGHT_BINARY,
+                                                         tiny_train_flags(data, dir + "/one", 8)),
+                                             &output),
             0)
       << output;
   ASSERT_EQ(forensight::testing::run_command(
@@ -278,8 +320,10 @@ TEST(DistributedIntegration, TwoNodesOnLoopbackTrain) {
       fmt::format("{} > {}/node1.log 2>&1 & node1=$!; {} > {}/node0.log 2>&1; node0=$?; "
                   "wait $node1; node1=$?; echo \"exit $node0 $node1\"; cat {}/node0.log "
                   "{}/node1.log",
-                  launch_command(1, port, "--nnodes 2 --node-rank 1 --threads-per-rank 1") + flags, dir,
-                  launch_command(1, port, "--nnodes 2 --node-rank 0 --threads-per-rank 1") + flags, dir, dir, dir),
+                  launch_command(1, port, "--nnodes 2 --node-rank 1 --threads-per-rank 1") + flags,
+                  dir,
+                  launch_command(1, port, "--nnodes 2 --node-rank 0 --threads-per-rank 1") + flags,
+                  dir, dir, dir),
       &output);
   EXPECT_EQ(status, 0);
   EXPECT_NE(output.find("exit 0 0"), std::string::npos) << output;
@@ -308,8 +352,7 @@ TEST(DistributedIntegration, RestartResumesToTheWeightsOfAnUninterruptedRun) {
       forensight::testing::write_tiny_dataset(dir + "/data", {.images_per_class = 12});
   std::string output;
   ASSERT_EQ(forensight::testing::run_command(
-                launch_command(2, free_port()) + tiny_train_flags(data, dir + "/full", 4),
-                &output),
+                launch_command(2, free_port()) + tiny_train_flags(data, dir + "/full", 4), &output),
             0)
       << output;
   // 6 steps (2 epochs of 3); `last` is written every 2 steps and at epoch ends, so rank 0's death
@@ -328,6 +371,196 @@ TEST(DistributedIntegration, RestartResumesToTheWeightsOfAnUninterruptedRun) {
   EXPECT_EQ(diff, 0.0);
 }
 
+// ---- Ranks that do not run the same job, and a rank that hangs (issue #18 section 4).
+
+// Two single-rank "nodes" on loopback, each given its own flags as two machines would be; returns
+// both launchers' output, after a line "exit <node 0's status> <node 1's status>".
+std::string run_two_nodes(const std::string& dir, const std::string& node0_flags,
+                          const std::string& node1_flags) {
+  const int port = free_port();
+  std::string output;
+  forensight::testing::run_command(
+      fmt::format(
+          "{} > {}/node1.log 2>&1 & node1=$!; {} > {}/node0.log 2>&1; node0=$?; "
+          "wait $node1; node1=$?; echo \"exit $node0 $node1\"; cat {}/node0.log "
+          "{}/node1.log",
+          launch_command(1, port, "--nnodes 2 --node-rank 1 --threads-per-rank 1") + node1_flags,
+          dir,
+          launch_command(1, port, "--nnodes 2 --node-rank 0 --threads-per-rank 1") + node0_flags,
+          dir, dir, dir),
+      &output);
+  return output;
+}
+
+// `flags` with the value of `flag` replaced.
+std::string with_flag(std::string flags, const std::string& flag, const std::string& value) {
+  const size_t at = flags.find(flag + " ");
+  EXPECT_NE(at, std::string::npos) << flag;
+  const size_t end = flags.find(' ', at + flag.size() + 1);
+  flags.replace(at, end - at, flag + " " + value);
+  return flags;
+}
+
+// Both nodes stop at the start, before any step, each naming rank 1 and what differs.
+void expect_both_nodes_refuse(const std::string& output, const std::string& difference) {
+  EXPECT_NE(output.find("exit 1 1"), std::string::npos) << output;
+  EXPECT_NE(output.find("[rank 0] error: the 2 ranks are not running the same job: " + difference),
+            std::string::npos)
+      << output;
+  EXPECT_NE(output.find("[rank 1] error: the 2 ranks are not running the same job: " + difference),
+            std::string::npos)
+      << output;
+  EXPECT_NE(output.find("launch: the job failed: rank 0 exited with code 1: the 2 ranks are not"),
+            std::string::npos)
+      << output;
+  EXPECT_EQ(output.find("epoch 1:"), std::string::npos) << output;
+}
+
+TEST(DistributedIntegration, ARankWithADifferentConfigStopsTheJobNamingIt) {
+  const std::string dir = forensight::testing::make_test_dir();
+  const std::string data =
+      forensight::testing::write_tiny_dataset(dir + "/data", {.images_per_class = 8});
+  const std::string flags = tiny_train_flags(data, dir + "/run", 4);
+  Timer timer;
+  const std::string output = run_two_nodes(dir, flags, with_flag(flags, "--lr", "0.1"));
+  expect_both_nodes_refuse(
+      output, "rank 1 differs from rank 0 in its config (lr: 0.05 on rank 0, 0.1 on rank 1)");
+  EXPECT_LT(timer.seconds(), 30.0) << "the check must not wait for a collective timeout";
+}
+
+TEST(DistributedIntegration, ARankWithADifferentDatasetStopsTheJobNamingIt) {
+  const std::string dir = forensight::testing::make_test_dir();
+  const std::string data =
+      forensight::testing::write_tiny_dataset(dir + "/data", {.images_per_class = 8});
+  const std::string other =
+      forensight::testing::write_tiny_dataset(dir + "/other", {.images_per_class = 6});
+  const std::string output = run_two_nodes(dir, tiny_train_flags(data, dir + "/run", 4),
+                                           tiny_train_flags(other, dir + "/run", 4));
+  expect_both_nodes_refuse(
+      output, "rank 1 differs from rank 0 in its dataset (samples: 16 on rank 0, 12 on rank 1");
+  // Where the data lies is not compared: the same files under another path agree.
+  std::filesystem::copy(dir + "/data", dir + "/copy", std::filesystem::copy_options::recursive);
+  const std::string moved = run_two_nodes(dir, tiny_train_flags(data, dir + "/run2", 4),
+                                          tiny_train_flags(dir + "/copy", dir + "/run2", 4));
+  EXPECT_NE(moved.find("exit 0 0"), std::string::npos) << moved;
+  EXPECT_NE(moved.find("the 2 ranks agree on their config, model and data"), std::string::npos)
+      << moved;
+}
+
+TEST(DistributedIntegration, ARankWithADifferentInitialModelStopsTheJobNamingIt) {
+  const std::string dir = forensight::testing::make_test_dir();
+  const std::string data =
+      forensight::testing::write_tiny_dataset(dir + "/data", {.images_per_class = 8});
+  std::string output;
+  // Any checkpoint of the same architecture: one step of training.
+  ASSERT_EQ(forensight::testing::run_command(
+                fmt::format("{} {} --threads 1 --max-steps 1", FORENSIGHT_BINARY,
+                            tiny_train_flags(data, dir + "/init", 4)),
+                &output),
+            0)
+      << output;
+  const std::string flags = tiny_train_flags(data, dir + "/run", 4);
+  output = run_two_nodes(dir, flags, flags + " --init " + dir + "/init/checkpoints/last.pt");
+  expect_both_nodes_refuse(output, "rank 1 differs from rank 0 in its model (weights_crc32: ");
+}
+
+// The lines of `output` each behind the time it was read ("%s.%N" from date), as the pipe in
+// hang_command writes them; returns the time of the first line containing `text` (-1: none) and
+// of the last line.
+std::pair<double, double> line_times(const std::string& output, const std::string& text) {
+  std::istringstream lines(output);
+  double found = -1, last = -1;
+  for (std::string line; std::getline(lines, line);) {
+    const size_t space = line.find(' ');
+    if (space == std::string::npos) continue;
+    double at = 0;
+    try {
+      at = std::stod(line.substr(0, space));
+    } catch (const std::exception&) {
+      continue;
+    }
+    last = at;
+    if (found < 0 && line.find(text) != std::string::npos) found = at;
+  }
+  return {found, last};
+}
+
+// The processes whose command line mentions `text` (this test's directory), other than the shell
+// that asks.
+std::vector<std::string> processes_mentioning(const std::string& text) {
+  std::vector<std::string> found;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string pid = entry.path().filename();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream file(entry.path() / "cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.find(text) != std::string::npos) found.push_back(pid + ": " + cmdline);
+  }
+  return found;
+}
+
+constexpr double kHangTimeoutS = 5;
+
+// `forensight launch` of 2 ranks with rank `rank` hanging after step `step`, every output line
+// behind the time it was read.
+std::string hang_command(int rank, int step, const std::string& launch_extra,
+                         const std::string& train_flags) {
+  return fmt::format(
+      "FORENSIGHT_FAULT_HANG_AT_STEP={} FORENSIGHT_FAULT_HANG_RANK={} {}{} 2>&1 | "
+      "while IFS= read -r line; do echo \"$(date +%s.%N) $line\"; done; exit ${{PIPESTATUS[0]}}",
+      step, rank, launch_command(2, free_port(), launch_extra),
+      with_flag(train_flags, "--collective-timeout-s", fmt::format("{}", kHangTimeoutS)));
+}
+
+TEST(DistributedIntegration, AHungRankEndsTheJobWithinTheTimeoutNamingIt) {
+  const std::string dir = forensight::testing::make_test_dir();
+  const std::string data =
+      forensight::testing::write_tiny_dataset(dir + "/data", {.images_per_class = 8});
+  std::string output;
+  // Rank 1 sleeps after step 1; rank 0 waits for it in step 2's gradient all-reduce.
+  const int status = forensight::testing::run_command(
+      "bash -c '" + hang_command(1, 1, "", tiny_train_flags(data, dir + "/run", 4)) + "'", &output);
+  EXPECT_NE(status, 0) << output;
+  EXPECT_NE(output.find("[rank 1] fault injection: this process hangs after step 1"),
+            std::string::npos)
+      << output;
+  EXPECT_NE(output.find("launch: the job failed: rank 0 exited with code 1: rank 0: all-reduce"),
+            std::string::npos)
+      << output;
+  EXPECT_NE(output.find("rank 1 never reached it: that rank hung"), std::string::npos) << output;
+  const auto [hung_at, ended_at] = line_times(output, "this process hangs after step 1");
+  ASSERT_GT(hung_at, 0) << output;
+  // The bound: the collective timeout, plus the launcher's SIGTERM and a loaded machine's margin.
+  EXPECT_LT(ended_at - hung_at, kHangTimeoutS + 5) << output;
+  EXPECT_GT(ended_at - hung_at, kHangTimeoutS - 1) << output;
+  // The hung rank did not outlive the launcher.
+  EXPECT_EQ(processes_mentioning(dir + "/run"), std::vector<std::string>{});
+}
+
+TEST(DistributedIntegration, AHungRankIsRestartedFromTheLastCheckpointAndFinishes) {
+  const std::string dir = forensight::testing::make_test_dir();
+  const std::string data =
+      forensight::testing::write_tiny_dataset(dir + "/data", {.images_per_class = 8});
+  std::string output;
+  // 4 steps (2 epochs of 2); rank 0, which holds the store, hangs after step 3 and the group
+  // restarts from `last` at step 2.
+  const int status = forensight::testing::run_command(
+      "bash -c '" +
+          hang_command(0, 3, "--max-restarts 1",
+                       tiny_train_flags(data, dir + "/run", 4) + " --checkpoint-every-steps 2") +
+          "'",
+      &output);
+  ASSERT_EQ(status, 0) << output;
+  EXPECT_NE(output.find("rank 0 never reached it"), std::string::npos) << output;
+  EXPECT_NE(output.find("restarting the group"), std::string::npos) << output;
+  EXPECT_NE(output.find("resuming " + dir + "/run at epoch 2, batch 0, step 2"), std::string::npos)
+      << output;
+  const train::CheckpointReader last(dir + "/run/checkpoints/last.pt", torch::kCPU);
+  EXPECT_EQ(last.header().progress.step, 4);
+  EXPECT_EQ(processes_mentioning(dir + "/run"), std::vector<std::string>{});
+}
+
 // eval and predict under the launcher: each rank takes a shard, rank 0 prints and writes what one
 // process would, in the same order (scores to float rounding, timings aside).
 TEST(DistributedIntegration, EvalAndPredictShardedMatchOneProcess) {
@@ -335,25 +568,23 @@ TEST(DistributedIntegration, EvalAndPredictShardedMatchOneProcess) {
   const std::string data =
       forensight::testing::write_tiny_dataset(dir + "/data", {.images_per_class = 9});
   std::string output;
-  ASSERT_EQ(forensight::testing::run_command(
-                fmt::format("{} {} --threads 1", FORENSIGHT_BINARY,
-                            tiny_train_flags(data, dir + "/run", 6)),
-                &output),
-            0)
-      << output;
-  const std::string checkpoint = dir + "/run/checkpoints/last.pt";
-  const std::string eval_flags =
-      fmt::format("eval --checkpoint {} --data {} --split all --batch-size 4 --workers 1", checkpoint,
-                  data);
-  ASSERT_EQ(forensight::testing::run_command(fmt::format("{} {} --json {}/one.json",
-                                                         FORENSIGHT_BINARY, eval_flags, dir),
+  ASSERT_EQ(forensight::testing::run_command(fmt::format("{} {} --threads 1", FORENSIGHT_BINARY,
+                                                         tiny_train_flags(data, dir + "/run", 6)),
                                              &output),
             0)
       << output;
-  ASSERT_EQ(forensight::testing::run_command(
-                launch_command(2, free_port()) + eval_flags + " --json " + dir + "/two.json",
-                &output),
-            0)
+  const std::string checkpoint = dir + "/run/checkpoints/last.pt";
+  const std::string eval_flags = fmt::format(
+      "eval --checkpoint {} --data {} --split all --batch-size 4 --workers 1", checkpoint, data);
+  ASSERT_EQ(
+      forensight::testing::run_command(
+          fmt::format("{} {} --json {}/one.json", FORENSIGHT_BINARY, eval_flags, dir), &output),
+      0)
+      << output;
+  ASSERT_EQ(
+      forensight::testing::run_command(
+          launch_command(2, free_port()) + eval_flags + " --json " + dir + "/two.json", &output),
+      0)
       << output;
   std::ifstream one_file(dir + "/one.json"), two_file(dir + "/two.json");
   const auto one = nlohmann::json::parse(one_file), two = nlohmann::json::parse(two_file);
@@ -368,15 +599,15 @@ TEST(DistributedIntegration, EvalAndPredictShardedMatchOneProcess) {
 
   const std::string predict_flags =
       fmt::format("predict --checkpoint {} {}/0_real {}/1_fake", checkpoint, data, data);
-  ASSERT_EQ(forensight::testing::run_command(fmt::format("{} {} --json {}/p1.json",
-                                                         FORENSIGHT_BINARY, predict_flags, dir),
-                                             &output),
-            0)
+  ASSERT_EQ(
+      forensight::testing::run_command(
+          fmt::format("{} {} --json {}/p1.json", FORENSIGHT_BINARY, predict_flags, dir), &output),
+      0)
       << output;
-  ASSERT_EQ(forensight::testing::run_command(
-                launch_command(2, free_port()) + predict_flags + " --json " + dir + "/p2.json",
-                &output),
-            0)
+  ASSERT_EQ(
+      forensight::testing::run_command(
+          launch_command(2, free_port()) + predict_flags + " --json " + dir + "/p2.json", &output),
+      0)
       << output;
   std::ifstream p1_file(dir + "/p1.json"), p2_file(dir + "/p2.json");
   auto p1 = nlohmann::json::parse(p1_file), p2 = nlohmann::json::parse(p2_file);
@@ -397,17 +628,17 @@ TEST(DistributedIntegration, CheckpointOfTwoRanksResumesOnOne) {
       forensight::testing::write_tiny_dataset(dir + "/data", {.images_per_class = 12});
   std::string output;
   // 24 images, 2 ranks x 4: 3 steps per epoch; stop after 2 of them.
-  ASSERT_EQ(forensight::testing::run_command(
-                launch_command(2, free_port()) + tiny_train_flags(data, dir + "/run", 4) +
-                    " --max-steps 2 --checkpoint-every-steps 1",
-                &output),
+  ASSERT_EQ(forensight::testing::run_command(launch_command(2, free_port()) +
+                                                 tiny_train_flags(data, dir + "/run", 4) +
+                                                 " --max-steps 2 --checkpoint-every-steps 1",
+                                             &output),
             0)
       << output;
-  ASSERT_EQ(forensight::testing::run_command(
-                fmt::format("{} train --resume {}/run --max-steps 0 --threads 1",
-                            FORENSIGHT_BINARY, dir),
-                &output),
-            0)
+  ASSERT_EQ(
+      forensight::testing::run_command(
+          fmt::format("{} train --resume {}/run --max-steps 0 --threads 1", FORENSIGHT_BINARY, dir),
+          &output),
+      0)
       << output;
   // 2 global batches of 8 = 16 samples = batch 4 of 1 process; the epoch has 6 such batches.
   EXPECT_NE(output.find("written by 2 ranks, this run has 1: resuming the epoch at its batch 4"),
@@ -438,23 +669,25 @@ TEST(DistributedIntegration, SyncBatchNormMatchesOneProcessWithTheDoubleBatch) {
     return f + " --max-steps 1";
   };
   std::string output;
-  ASSERT_EQ(forensight::testing::run_command(
-                fmt::format("{} {} --threads 1", FORENSIGHT_BINARY, flags(dir + "/one", 8)),
-                &output),
-            0)
+  ASSERT_EQ(
+      forensight::testing::run_command(
+          fmt::format("{} {} --threads 1", FORENSIGHT_BINARY, flags(dir + "/one", 8)), &output),
+      0)
       << output;
-  ASSERT_EQ(forensight::testing::run_command(
-                launch_command(2, free_port()) + flags(dir + "/sync", 4) + " --sync-batchnorm",
-                &output),
-            0)
+  ASSERT_EQ(
+      forensight::testing::run_command(
+          launch_command(2, free_port()) + flags(dir + "/sync", 4) + " --sync-batchnorm", &output),
+      0)
       << output;
   ASSERT_EQ(forensight::testing::run_command(
                 launch_command(2, free_port()) + flags(dir + "/local", 4), &output),
             0)
       << output;
   const auto one = checkpoint_parameters(dir + "/one/checkpoints/last.pt");
-  const double synced = max_difference(one, checkpoint_parameters(dir + "/sync/checkpoints/last.pt"));
-  const double local = max_difference(one, checkpoint_parameters(dir + "/local/checkpoints/last.pt"));
+  const double synced =
+      max_difference(one, checkpoint_parameters(dir + "/sync/checkpoints/last.pt"));
+  const double local =
+      max_difference(one, checkpoint_parameters(dir + "/local/checkpoints/last.pt"));
   EXPECT_LT(synced, 1e-5) << "per-rank statistics give " << local;
   EXPECT_GT(local, 10 * synced) << "per-rank statistics should not match the global batch";
 
@@ -505,11 +738,11 @@ TEST(DistributedIntegration, LauncherRefusesBadOptions) {
                 &output),
             0);
   EXPECT_NE(output.find("--node-rank 2 is not in [0, --nnodes 2)"), std::string::npos) << output;
-  EXPECT_NE(forensight::testing::run_command(
-                fmt::format("{} launch --nproc-per-node 1 -- /nonexistent/program",
-                            FORENSIGHT_BINARY),
-                &output),
-            0);
+  EXPECT_NE(
+      forensight::testing::run_command(
+          fmt::format("{} launch --nproc-per-node 1 -- /nonexistent/program", FORENSIGHT_BINARY),
+          &output),
+      0);
   EXPECT_NE(output.find("cannot run '/nonexistent/program'"), std::string::npos) << output;
   EXPECT_NE(output.find("rank 0 exited with code 127"), std::string::npos) << output;
 }

@@ -19,16 +19,15 @@
 #include <thread>
 
 #include "../support/processes.h"
+#include "../support/run_files.h"
 #include "../support/tiny_dataset.h"
 #include "forensight/core/error.h"
 #include "forensight/core/timer.h"
-#include "forensight/models/registry.h"
 #include "forensight/parallel/distribution.h"
 #include "forensight/parallel/gradient_reducer.h"
 #include "forensight/parallel/process_group.h"
 #include "forensight/parallel/rendezvous.h"
 #include "forensight/train/checkpoint.h"
-#include "forensight/train/train_option_table.h"
 
 namespace forensight::parallel {
 namespace {
@@ -251,25 +250,6 @@ std::string tiny_train_flags(const std::string& data, const std::string& out, in
       data, out, batch);
 }
 
-std::vector<torch::Tensor> checkpoint_parameters(const std::string& path) {
-  train::CheckpointReader reader(path, torch::kCPU);
-  const auto options =
-      train::train_options_from_json(nlohmann::json::parse(reader.header().config_json), path);
-  auto model = models::create_model(train::model_options(options));
-  reader.load_model(*model);
-  std::vector<torch::Tensor> params;
-  for (auto& p : model->parameters()) params.push_back(p.detach().clone());
-  return params;
-}
-
-double max_difference(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
-  EXPECT_EQ(a.size(), b.size());
-  double worst = 0.0;
-  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i)
-    worst = std::max(worst, (a[i] - b[i]).abs().max().item<double>());
-  return worst;
-}
-
 std::string launch_command(int nproc, int port, const std::string& extra = "") {
   return fmt::format("{} launch --nproc-per-node {} --master-port {} --grace-seconds 2 {} -- ",
                      FORENSIGHT_BINARY, nproc, port, extra);
@@ -295,8 +275,9 @@ TEST(DistributedIntegration, TwoRanksMatchOneProcessWithTheDoubleBatch) {
   // Only rank 0 logs its epochs.
   EXPECT_NE(output.find("[rank 0]"), std::string::npos) << output;
   EXPECT_EQ(output.find("[rank 1] [info] epoch"), std::string::npos) << output;
-  const double diff = max_difference(checkpoint_parameters(dir + "/one/checkpoints/last.pt"),
-                                     checkpoint_parameters(dir + "/two/checkpoints/last.pt"));
+  const double diff = forensight::testing::max_difference(
+      forensight::testing::checkpoint_parameters(dir + "/one/checkpoints/last.pt"),
+      forensight::testing::checkpoint_parameters(dir + "/two/checkpoints/last.pt"));
   EXPECT_LT(diff, 1e-5);
   // The epoch record counts every rank's images.
   std::ifstream metrics(dir + "/two/metrics.jsonl");
@@ -366,8 +347,9 @@ TEST(DistributedIntegration, RestartResumesToTheWeightsOfAnUninterruptedRun) {
   EXPECT_NE(output.find("rank 0 was killed by signal 9"), std::string::npos) << output;
   EXPECT_NE(output.find("restarting the group"), std::string::npos) << output;
   EXPECT_NE(output.find("resuming"), std::string::npos) << output;
-  const double diff = max_difference(checkpoint_parameters(dir + "/full/checkpoints/last.pt"),
-                                     checkpoint_parameters(dir + "/restarted/checkpoints/last.pt"));
+  const double diff = forensight::testing::max_difference(
+      forensight::testing::checkpoint_parameters(dir + "/full/checkpoints/last.pt"),
+      forensight::testing::checkpoint_parameters(dir + "/restarted/checkpoints/last.pt"));
   EXPECT_EQ(diff, 0.0);
 }
 
@@ -683,11 +665,11 @@ TEST(DistributedIntegration, SyncBatchNormMatchesOneProcessWithTheDoubleBatch) {
                 launch_command(2, free_port()) + flags(dir + "/local", 4), &output),
             0)
       << output;
-  const auto one = checkpoint_parameters(dir + "/one/checkpoints/last.pt");
-  const double synced =
-      max_difference(one, checkpoint_parameters(dir + "/sync/checkpoints/last.pt"));
-  const double local =
-      max_difference(one, checkpoint_parameters(dir + "/local/checkpoints/last.pt"));
+  const auto one = forensight::testing::checkpoint_parameters(dir + "/one/checkpoints/last.pt");
+  const double synced = forensight::testing::max_difference(
+      one, forensight::testing::checkpoint_parameters(dir + "/sync/checkpoints/last.pt"));
+  const double local = forensight::testing::max_difference(
+      one, forensight::testing::checkpoint_parameters(dir + "/local/checkpoints/last.pt"));
   EXPECT_LT(synced, 1e-5) << "per-rank statistics give " << local;
   EXPECT_GT(local, 10 * synced) << "per-rank statistics should not match the global batch";
 

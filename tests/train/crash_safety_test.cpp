@@ -10,11 +10,9 @@
 #include <fstream>
 #include <random>
 
+#include "../support/run_files.h"
 #include "../support/tiny_dataset.h"
-#include "forensight/models/registry.h"
 #include "forensight/train/checkpoint.h"
-#include "forensight/train/train_option_table.h"
-#include "forensight/train/train_options.h"
 
 namespace forensight::train {
 namespace {
@@ -44,41 +42,17 @@ bool killed_by_fault(const CliRun& run) {
   return run.output.find("fault injection: killing this process") != std::string::npos;
 }
 
-std::vector<std::pair<int64_t, double>> step_losses(const std::string& metrics_path) {
-  std::vector<std::pair<int64_t, double>> losses;
-  std::ifstream in(metrics_path);
-  std::string line;
-  while (std::getline(in, line)) {
-    auto record = nlohmann::json::parse(line);
-    if (record["kind"] == "step") losses.emplace_back(record["step"], record["loss"]);
-  }
-  return losses;
-}
-
-// Every parameter and buffer of the checkpoint's model, by name.
-std::map<std::string, torch::Tensor> weights(const std::string& checkpoint) {
-  CheckpointReader reader(checkpoint, torch::kCPU);
-  const TrainOptions options =
-      train_options_from_json(nlohmann::json::parse(reader.header().config_json), checkpoint);
-  auto model = models::create_model(model_options(options));
-  reader.load_model(*model);
-  std::map<std::string, torch::Tensor> tensors;
-  for (const auto& p : model->named_parameters()) tensors[p.key()] = p.value();
-  for (const auto& b : model->named_buffers()) tensors[b.key()] = b.value();
-  return tensors;
-}
-
 void expect_same_run(const std::string& reference, const std::string& run) {
-  const auto want = step_losses(reference + "/metrics.jsonl");
-  const auto got = step_losses(run + "/metrics.jsonl");
+  const auto want = testing::step_losses(reference + "/metrics.jsonl");
+  const auto got = testing::step_losses(run + "/metrics.jsonl");
   ASSERT_EQ(want.size(), 12u);
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < want.size(); ++i) {
     EXPECT_EQ(got[i].first, want[i].first);
     EXPECT_DOUBLE_EQ(got[i].second, want[i].second) << "step " << want[i].first;
   }
-  const auto want_weights = weights(reference + "/checkpoints/last.pt");
-  const auto got_weights = weights(run + "/checkpoints/last.pt");
+  const auto want_weights = testing::checkpoint_tensors(reference + "/checkpoints/last.pt");
+  const auto got_weights = testing::checkpoint_tensors(run + "/checkpoints/last.pt");
   ASSERT_EQ(got_weights.size(), want_weights.size());
   for (const auto& [name, tensor] : want_weights)
     EXPECT_TRUE(torch::equal(got_weights.at(name), tensor)) << name << " differs";

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "../support/run_files.h"
 #include "../support/tiny_dataset.h"
 #include "forensight/core/error.h"
 #include "forensight/train/train_option_table.h"
@@ -33,17 +34,6 @@ TrainOptions tiny_options(const std::string& data, const std::string& out) {
   return o;
 }
 
-std::vector<std::pair<int64_t, double>> step_losses(const std::string& metrics_path) {
-  std::vector<std::pair<int64_t, double>> losses;
-  std::ifstream in(metrics_path);
-  std::string line;
-  while (std::getline(in, line)) {
-    auto record = nlohmann::json::parse(line);
-    if (record["kind"] == "step") losses.emplace_back(record["step"], record["loss"]);
-  }
-  return losses;
-}
-
 TEST(TrainerIntegration, OverfitsSixteenImages) {
   const std::string dir = testing::make_test_dir();
   const std::string data = testing::write_tiny_dataset(dir + "/data", {.images_per_class = 8});
@@ -51,7 +41,7 @@ TEST(TrainerIntegration, OverfitsSixteenImages) {
   o.batch_size = 16;
   o.epochs = 40;
   const auto result = train(o, train_options_to_json(o), /*resume=*/false);
-  const auto losses = step_losses(dir + "/run/metrics.jsonl");
+  const auto losses = testing::step_losses(dir + "/run/metrics.jsonl");
   ASSERT_EQ(losses.size(), 40u);
   EXPECT_GT(losses.front().second, 0.3) << "the first loss should be near ln 2";
   EXPECT_LT(losses.back().second, 0.05) << "16 images should be memorised in 40 steps";
@@ -74,8 +64,8 @@ TEST(TrainerIntegration, ResumedRunMatchesUninterruptedRun) {
   const auto result = train(interrupted, train_options_to_json(interrupted), /*resume=*/true);
   EXPECT_EQ(result.steps, 6);
 
-  const auto full = step_losses(dir + "/full/metrics.jsonl");
-  const auto resumed = step_losses(dir + "/resumed/metrics.jsonl");
+  const auto full = testing::step_losses(dir + "/full/metrics.jsonl");
+  const auto resumed = testing::step_losses(dir + "/resumed/metrics.jsonl");
   ASSERT_EQ(full.size(), 6u);
   ASSERT_EQ(resumed.size(), full.size());
   for (size_t i = 0; i < full.size(); ++i) {

@@ -37,6 +37,18 @@
 namespace forensight::bench {
 namespace {
 
+// The value a `--server-flags` word list gives NAME ("--max-batch 16" or "--max-batch=16"; the last
+// one given), else FALLBACK: so the table names the batching that ran, not the default.
+std::string server_flag(const std::vector<std::string>& flags, const std::string& name,
+                        const std::string& fallback) {
+  std::string value = fallback;
+  for (size_t i = 0; i < flags.size(); ++i) {
+    if (flags[i] == name && i + 1 < flags.size()) value = flags[i + 1];
+    if (flags[i].rfind(name + "=", 0) == 0) value = flags[i].substr(name.size() + 1);
+  }
+  return value;
+}
+
 namespace fs = std::filesystem;
 
 constexpr double kReadyTimeoutS = 180.0;  // a server's load and warm-up on a busy 2-core machine
@@ -430,9 +442,13 @@ nlohmann::json run_serve_bench(const ServeBenchOptions& o) {
       run.precision = precision;
       run.batched = batched;
       run.name = fmt::format("forensight {}, {}", precision, batched ? "batched" : "unbatched");
-      run.batching = batched ? fmt::format("max {} / {} ms", server_defaults.max_batch,
-                                           server_defaults.max_wait_ms)
-                             : "off (max 1)";
+      run.batching = batched
+                         ? fmt::format("max {} / {} ms",
+                                       server_flag(o.server_flags, "--max-batch",
+                                                   std::to_string(server_defaults.max_batch)),
+                                       server_flag(o.server_flags, "--max-wait-ms",
+                                                   fmt::format("{}", server_defaults.max_wait_ms)))
+                         : "off (max 1)";
       run.checkpoint = checkpoint_for(precision);
       const int port = free_port();
       std::vector<std::string> argv = {o.binary,       "serve",

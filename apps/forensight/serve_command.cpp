@@ -84,7 +84,7 @@ void register_serve_command(CLI::App& app) {
   cmd->add_option("--threshold", o->threshold, "P(AI-generated) threshold (default 0.5)")
       ->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--max-batch", o->max_batch,
-                  "images per forward pass (default 8; 1 = no batching)")
+                  "images per forward pass (default 16; 1 = no batching)")
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--max-wait-ms", o->max_wait_ms,
                   "how long a queued image waits for a batch to fill (default 5)")

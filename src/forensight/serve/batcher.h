@@ -26,7 +26,7 @@ namespace forensight::serve {
 class Metrics;
 
 struct BatcherOptions {
-  int max_batch = 8;    // images per forward pass, >= 1 (1 = every request runs alone)
+  int max_batch = 16;   // images per forward pass, >= 1 (1 = every request runs alone)
   int max_wait_ms = 5;  // how long the oldest queued image waits for company, >= 0
   int queue_size = 64;  // images waiting at most, >= 1; a submit beyond it is refused
   // Tests only: the worker sleeps this long before each forward pass (after the deadline check),

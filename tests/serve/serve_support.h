@@ -3,6 +3,7 @@
 // JPEGs, and each image's P(AI-generated) from `predict`'s single-image path, which every answer
 // the server gives, batched or not, must equal.
 #pragma once
+#include <gtest/gtest.h>
 #include <httplib.h>
 
 #include <chrono>
@@ -19,6 +20,7 @@
 #include "forensight/eval/detector.h"
 #include "forensight/eval/predictor.h"
 #include "forensight/models/registry.h"
+#include "forensight/serve/server.h"
 #include "forensight/train/checkpoint.h"
 #include "forensight/train/train_option_table.h"
 #include "forensight/train/train_options.h"
@@ -106,5 +108,15 @@ inline bool wait_until_ready(int port, double timeout_s = 60) {
   }
   return false;
 }
+
+// A started server that is ready (its models warmed up); it stops when it goes out of scope.
+struct RunningServer {
+  explicit RunningServer(serve::ServerOptions o) : server(std::move(o)) {
+    server.start();
+    EXPECT_TRUE(wait_until_ready(server.port()));
+  }
+  serve::Server server;
+  int port() const { return server.port(); }
+};
 
 }  // namespace forensight::testing

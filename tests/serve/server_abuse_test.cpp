@@ -49,14 +49,7 @@ ServerOptions abuse_options() {
   return o;
 }
 
-struct Running {
-  explicit Running(ServerOptions o) : server(std::move(o)) {
-    server.start();
-    EXPECT_TRUE(testing::wait_until_ready(server.port()));
-  }
-  Server server;
-  int port() const { return server.port(); }
-};
+using Running = testing::RunningServer;
 
 // The server still answers a normal request, on a new connection, with `predict`'s probability.
 void expect_normal_prediction(int port, size_t image = 3) {

@@ -28,15 +28,7 @@ ServerOptions options_for_tests() {
   return o;
 }
 
-// A started server that is ready (its models warmed up).
-struct Running {
-  explicit Running(ServerOptions o) : server(std::move(o)) {
-    server.start();
-    EXPECT_TRUE(testing::wait_until_ready(server.port()));
-  }
-  Server server;
-  int port() const { return server.port(); }
-};
+using Running = testing::RunningServer;
 
 nlohmann::json json_of(const httplib::Result& res) {
   return nlohmann::json::parse(res->body, nullptr, /*allow_exceptions=*/false);

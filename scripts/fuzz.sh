@@ -10,9 +10,10 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 seconds="${1:-45}"
 targets=("${@:2}")
 build="${FORENSIGHT_FUZZ_BUILD:-$here/build-fuzz}"
-all=(image_decode csv_manifest config split decoded_cache safetensors checkpoint torch_save)
-# http_request (the HTTP service) runs when named: FUZZ_TARGETS=http_request (its clang build is the
-# longest: the server, the models and the detectors).
+all=(image_decode csv_manifest config split decoded_cache safetensors checkpoint torch_save
+     http_request)
+# http_request (the HTTP service) has the longest clang build: the server, the models and the
+# detectors (~10 min on 2 cores the first time).
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 
 venv="$("$here/scripts/bootstrap.sh")"

@@ -117,6 +117,10 @@ std::vector<std::string> Distribution::gather_strings(const std::string& value) 
   return group_->allgather_strings(value);
 }
 
+bool Distribution::main_rank_decides(bool local_answer) {
+  return gather_strings(local_answer ? "1" : "0").front() == "1";
+}
+
 void Distribution::barrier() {
   if (group_) group_->barrier();
 }

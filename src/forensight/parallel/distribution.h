@@ -73,6 +73,12 @@ class Distribution {
   std::vector<double> sum(const std::vector<double>& values);
   // Every rank's string, in rank order (a one-element list with one process).
   std::vector<std::string> gather_strings(const std::string& value);
+  // Rank 0's answer to a yes/no question every rank asks of the shared run directory (is there a
+  // checkpoint to resume, a saved split?), so that all ranks act alike even while rank 0 is
+  // writing; one process: its own answer.
+  bool main_rank_decides(bool local_answer);
+  // The launcher restarted this group after a rank failed (--max-restarts).
+  bool restarted() const { return options_.rendezvous.restart_count > 0; }
 
   // The trainer's phase-1 and record-phase questions, answered here so that it never asks how
   // many ranks there are.

@@ -148,15 +148,14 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
   RunDir run_dir(options.out_dir);
   // A group restarted by the launcher continues from the last checkpoint when there is one. Rank
   // 0's view decides for every rank, so that all of them resume or none does.
-  if (!resume && distribution.rendezvous().restart_count > 0) {
-    const bool has_last = has_resume_checkpoint(run_dir);
-    resume = distribution.gather_strings(has_last ? "1" : "0").front() == "1";
+  if (!resume && distribution.restarted()) {
+    resume = distribution.main_rank_decides(has_resume_checkpoint(run_dir));
     if (resume && is_main)
       spdlog::info("restart {}: resuming from {}", distribution.rendezvous().restart_count,
                    run_dir.checkpoint_path("last"));
   }
   if (!resume) {
-    FS_CHECK(!has_resume_checkpoint(run_dir) || distribution.rendezvous().restart_count > 0,
+    FS_CHECK(!has_resume_checkpoint(run_dir) || distribution.restarted(),
              "run directory '{}' already holds a run: pass --resume to continue it, or choose "
              "another --out",
              options.out_dir);
@@ -170,8 +169,7 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
   // it, else every rank makes it (deterministic in the seed) without waiting for rank 0's file.
   // The ranks' fingerprints below check that they hold the same one.
   const bool split_saved =
-      distribution.gather_strings(std::filesystem::exists(run_dir.split_path()) ? "1" : "0")
-          .front() == "1";
+      distribution.main_rank_decides(std::filesystem::exists(run_dir.split_path()));
   const data::Split split =
       load_or_make_split(dataset, options, run_dir, split_saved, resume, /*write=*/is_main);
   spdlog::info("data: {} images, split {} train / {} val / {} test", dataset.size(),

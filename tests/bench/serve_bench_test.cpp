@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include "../support/build_paths.h"
 #include "../support/tiny_dataset.h"
 #include "bench/http_load.h"
 #include "forensight/models/registry.h"
@@ -45,7 +46,7 @@ TEST(ServeBenchIntegration, MeasuresEveryServerAtEveryConcurrencyWithoutErrors) 
   options.offline_images = 8;
   options.skip_python = true;
   options.work_dir = dir + "/work";
-  options.binary = FORENSIGHT_BINARY;
+  options.binary = forensight::testing::forensight_binary();
   const nlohmann::json result = run_serve_bench(options);
 
   for (const char* field :

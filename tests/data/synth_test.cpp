@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 
+#include "../support/build_paths.h"
 #include "../support/tiny_dataset.h"
 #include "forensight/core/error.h"
 #include "forensight/data/csv_reader.h"
@@ -312,7 +313,8 @@ TEST(PhotoSetsTest, FoldersAreNamedAndNamesMustDiffer) {
 TEST(SynthCliTest, UnknownFamilyIsRefusedWithTheValidChoices) {
   std::string output;
   int status = forensight::testing::run_command(
-      std::string(FORENSIGHT_BINARY) + " data synth --out " + forensight::testing::make_test_dir() +
+      std::string(forensight::testing::forensight_binary()) + " data synth --out " +
+          forensight::testing::make_test_dir() +
           "/set --count 2 --families transposed-conv,stylegan9",
       &output);
   EXPECT_NE(status, 0) << output;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "../support/build_paths.h"
 #include "forensight/data/image.h"
 
 namespace forensight::data::testing {
@@ -68,8 +69,8 @@ inline Image gradient_image(int width, int height, uint32_t seed = 1) {
 // Runs `script` (a file under tests/data) with the reference Python and arguments; returns the
 // exit status. Output goes to the test's log.
 inline int run_python(const std::string& script, const std::string& args) {
-  std::string command =
-      std::string(FORENSIGHT_PYTHON) + " " + FORENSIGHT_TEST_DIR + "/data/" + script + " " + args;
+  std::string command = std::string(FORENSIGHT_PYTHON) + " " +
+                        forensight::testing::test_source_dir() + "/data/" + script + " " + args;
   return std::system(command.c_str());
 }
 

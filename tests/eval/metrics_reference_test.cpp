@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "../support/build_paths.h"
 #include "forensight/eval/metrics.h"
 
 namespace forensight::eval {
@@ -128,7 +129,8 @@ TEST_F(MetricsReferenceIntegration, EveryMetricMatchesScikitLearn) {
   const auto input = folder_ / "cases.json";
   const auto output = folder_ / "sklearn.json";
   std::ofstream(input) << cases_to_json(cases).dump();
-  const std::string script = std::string(FORENSIGHT_TEST_DIR) + "/eval/sklearn_reference.py";
+  const std::string script =
+      std::string(forensight::testing::test_source_dir()) + "/eval/sklearn_reference.py";
   const std::string command = "'" + std::string(FORENSIGHT_PYTHON) + "' '" + script + "' '" +
                               input.string() + "' '" + output.string() + "'";
   int status = std::system(command.c_str());

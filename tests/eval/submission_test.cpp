@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "../support/build_paths.h"
 #include "../support/error_of.h"
 #include "../support/tiny_dataset.h"
 #include "forensight/data/png_encoder.h"
@@ -77,8 +78,9 @@ TEST(SubmissionIntegration, PredictWritesEveryIdInOrderAndLabelsUnreadableImages
   train::save_checkpoint(dir + "/model.pt", *model, nullptr, checkpoint);
 
   std::string output;
-  const std::string predict = std::string(FORENSIGHT_BINARY) + " predict --checkpoint " + dir +
-                              "/model.pt " + dir + "/test.csv --submission " + dir + "/sub.csv";
+  const std::string predict = std::string(forensight::testing::forensight_binary()) +
+                              " predict --checkpoint " + dir + "/model.pt " + dir +
+                              "/test.csv --submission " + dir + "/sub.csv";
   ASSERT_EQ(testing::run_command(predict + " --unreadable ai-generated", &output), 0) << output;
   const std::string csv = read_file(dir + "/sub.csv");
   EXPECT_EQ(csv.rfind("id,label\ntest_data_v2/b.png,", 0), 0u) << csv;

@@ -6,6 +6,7 @@
 #include <regex>
 #include <string>
 
+#include "../support/build_paths.h"
 #include "../support/tiny_dataset.h"
 
 namespace forensight::parallel {
@@ -27,23 +28,24 @@ double test_accuracy(const std::string& output) {
 TEST(PrecisionIntegration, Bf16ReachesFp32AccuracyOnTheBuiltInSet) {
   const std::string dir = forensight::testing::make_test_dir();
   std::string output;
-  ASSERT_EQ(
-      forensight::testing::run_command(
-          fmt::format("{} data synth --out {}/data --count 320 --size 64", FORENSIGHT_BINARY, dir),
-          &output),
-      0)
+  ASSERT_EQ(forensight::testing::run_command(
+                fmt::format("{} data synth --out {}/data --count 320 --size 64",
+                            forensight::testing::forensight_binary(), dir),
+                &output),
+            0)
       << output;
   double accuracy[2] = {0, 0};
   const char* modes[2] = {"off", "bf16"};
   for (int i = 0; i < 2; ++i) {
-    ASSERT_EQ(forensight::testing::run_command(
-                  fmt::format("{} train --data {}/data --out {}/run-{} --model resnet18 "
-                              "--image-size 64 --batch-size 16 --epochs 12 --workers 1 "
-                              "--split 0.5/0.2/0.3 --lr 1e-3 --lr-schedule cosine --seed 1 "
-                              "--checkpoint-every-epochs 0 --amp {}",
-                              FORENSIGHT_BINARY, dir, dir, modes[i], modes[i]),
-                  &output),
-              0)
+    ASSERT_EQ(
+        forensight::testing::run_command(
+            fmt::format("{} train --data {}/data --out {}/run-{} --model resnet18 "
+                        "--image-size 64 --batch-size 16 --epochs 12 --workers 1 "
+                        "--split 0.5/0.2/0.3 --lr 1e-3 --lr-schedule cosine --seed 1 "
+                        "--checkpoint-every-epochs 0 --amp {}",
+                        forensight::testing::forensight_binary(), dir, dir, modes[i], modes[i]),
+            &output),
+        0)
         << output;
     accuracy[i] = test_accuracy(output);
     ASSERT_GE(accuracy[i], 0.0) << output;

@@ -18,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "../support/build_paths.h"
 #include "../support/processes.h"
 #include "../support/run_files.h"
 #include "../support/tiny_dataset.h"
@@ -45,7 +46,7 @@ void run_worker_on_two_ranks(const std::string& worker) {
   const std::string command = fmt::format(
       "{} launch --nproc-per-node 2 --master-port {} --grace-seconds 2 -- {} "
       "--gtest_filter=DistributedWorker.{} --gtest_brief=1",
-      FORENSIGHT_BINARY, free_port(), self_path(), worker);
+      forensight::testing::forensight_binary(), free_port(), self_path(), worker);
   const int status = forensight::testing::run_command(command, &output);
   EXPECT_EQ(status, 0) << output;
   // Both ranks ran the worker (not skipped it).
@@ -252,7 +253,7 @@ std::string tiny_train_flags(const std::string& data, const std::string& out, in
 
 std::string launch_command(int nproc, int port, const std::string& extra = "") {
   return fmt::format("{} launch --nproc-per-node {} --master-port {} --grace-seconds 2 {} -- ",
-                     FORENSIGHT_BINARY, nproc, port, extra);
+                     forensight::testing::forensight_binary(), nproc, port, extra);
 }
 
 // ViT has no BatchNorm, so 2 ranks x batch B see exactly what 1 process x batch 2B sees: the same
@@ -263,9 +264,10 @@ TEST(DistributedIntegration, TwoRanksMatchOneProcessWithTheDoubleBatch) {
   const std::string data =
       forensight::testing::write_tiny_dataset(dir + "/data", {.images_per_class = 12});
   std::string output;
-  ASSERT_EQ(forensight::testing::run_command(fmt::format("{} {} --threads 1", FORENSIGHT_BINARY,
-                                                         tiny_train_flags(data, dir + "/one", 8)),
-                                             &output),
+  ASSERT_EQ(forensight::testing::run_command(
+                fmt::format("{} {} --threads 1", forensight::testing::forensight_binary(),
+                            tiny_train_flags(data, dir + "/one", 8)),
+                &output),
             0)
       << output;
   ASSERT_EQ(forensight::testing::run_command(
@@ -435,10 +437,10 @@ TEST(DistributedIntegration, ARankWithADifferentInitialModelStopsTheJobNamingIt)
       forensight::testing::write_tiny_dataset(dir + "/data", {.images_per_class = 8});
   std::string output;
   // Any checkpoint of the same architecture: one step of training.
-  ASSERT_EQ(forensight::testing::run_command(
-                fmt::format("{} {} --threads 1 --max-steps 1", FORENSIGHT_BINARY,
-                            tiny_train_flags(data, dir + "/init", 4)),
-                &output),
+  ASSERT_EQ(forensight::testing::run_command(fmt::format("{} {} --threads 1 --max-steps 1",
+                                                         forensight::testing::forensight_binary(),
+                                                         tiny_train_flags(data, dir + "/init", 4)),
+                                             &output),
             0)
       << output;
   const std::string flags = tiny_train_flags(data, dir + "/run", 4);
@@ -550,18 +552,20 @@ TEST(DistributedIntegration, EvalAndPredictShardedMatchOneProcess) {
   const std::string data =
       forensight::testing::write_tiny_dataset(dir + "/data", {.images_per_class = 9});
   std::string output;
-  ASSERT_EQ(forensight::testing::run_command(fmt::format("{} {} --threads 1", FORENSIGHT_BINARY,
-                                                         tiny_train_flags(data, dir + "/run", 6)),
-                                             &output),
+  ASSERT_EQ(forensight::testing::run_command(
+                fmt::format("{} {} --threads 1", forensight::testing::forensight_binary(),
+                            tiny_train_flags(data, dir + "/run", 6)),
+                &output),
             0)
       << output;
   const std::string checkpoint = dir + "/run/checkpoints/last.pt";
   const std::string eval_flags = fmt::format(
       "eval --checkpoint {} --data {} --split all --batch-size 4 --workers 1", checkpoint, data);
-  ASSERT_EQ(
-      forensight::testing::run_command(
-          fmt::format("{} {} --json {}/one.json", FORENSIGHT_BINARY, eval_flags, dir), &output),
-      0)
+  ASSERT_EQ(forensight::testing::run_command(
+                fmt::format("{} {} --json {}/one.json", forensight::testing::forensight_binary(),
+                            eval_flags, dir),
+                &output),
+            0)
       << output;
   ASSERT_EQ(
       forensight::testing::run_command(
@@ -581,10 +585,11 @@ TEST(DistributedIntegration, EvalAndPredictShardedMatchOneProcess) {
 
   const std::string predict_flags =
       fmt::format("predict --checkpoint {} {}/0_real {}/1_fake", checkpoint, data, data);
-  ASSERT_EQ(
-      forensight::testing::run_command(
-          fmt::format("{} {} --json {}/p1.json", FORENSIGHT_BINARY, predict_flags, dir), &output),
-      0)
+  ASSERT_EQ(forensight::testing::run_command(
+                fmt::format("{} {} --json {}/p1.json", forensight::testing::forensight_binary(),
+                            predict_flags, dir),
+                &output),
+            0)
       << output;
   ASSERT_EQ(
       forensight::testing::run_command(
@@ -616,11 +621,11 @@ TEST(DistributedIntegration, CheckpointOfTwoRanksResumesOnOne) {
                                              &output),
             0)
       << output;
-  ASSERT_EQ(
-      forensight::testing::run_command(
-          fmt::format("{} train --resume {}/run --max-steps 0 --threads 1", FORENSIGHT_BINARY, dir),
-          &output),
-      0)
+  ASSERT_EQ(forensight::testing::run_command(
+                fmt::format("{} train --resume {}/run --max-steps 0 --threads 1",
+                            forensight::testing::forensight_binary(), dir),
+                &output),
+            0)
       << output;
   // 2 global batches of 8 = 16 samples = batch 4 of 1 process; the epoch has 6 such batches.
   EXPECT_NE(output.find("written by 2 ranks, this run has 1: resuming the epoch at its batch 4"),
@@ -651,10 +656,11 @@ TEST(DistributedIntegration, SyncBatchNormMatchesOneProcessWithTheDoubleBatch) {
     return f + " --max-steps 1";
   };
   std::string output;
-  ASSERT_EQ(
-      forensight::testing::run_command(
-          fmt::format("{} {} --threads 1", FORENSIGHT_BINARY, flags(dir + "/one", 8)), &output),
-      0)
+  ASSERT_EQ(forensight::testing::run_command(
+                fmt::format("{} {} --threads 1", forensight::testing::forensight_binary(),
+                            flags(dir + "/one", 8)),
+                &output),
+            0)
       << output;
   ASSERT_EQ(
       forensight::testing::run_command(
@@ -676,7 +682,7 @@ TEST(DistributedIntegration, SyncBatchNormMatchesOneProcessWithTheDoubleBatch) {
   // Pipeline stage threads would issue the statistics' collectives in a different order per rank.
   EXPECT_NE(forensight::testing::run_command(
                 fmt::format("{} {} --sync-batchnorm --placement pipeline --stages cpu,cpu",
-                            FORENSIGHT_BINARY, flags(dir + "/refused", 8)),
+                            forensight::testing::forensight_binary(), flags(dir + "/refused", 8)),
                 &output),
             0);
   EXPECT_NE(output.find("--sync-batchnorm cannot be combined with --placement pipeline"),
@@ -716,15 +722,15 @@ TEST(DistributedIntegration, LauncherRefusesBadOptions) {
   std::string output;
   EXPECT_NE(forensight::testing::run_command(
                 fmt::format("{} launch --nproc-per-node 2 --nnodes 2 --node-rank 2 -- train",
-                            FORENSIGHT_BINARY),
+                            forensight::testing::forensight_binary()),
                 &output),
             0);
   EXPECT_NE(output.find("--node-rank 2 is not in [0, --nnodes 2)"), std::string::npos) << output;
-  EXPECT_NE(
-      forensight::testing::run_command(
-          fmt::format("{} launch --nproc-per-node 1 -- /nonexistent/program", FORENSIGHT_BINARY),
-          &output),
-      0);
+  EXPECT_NE(forensight::testing::run_command(
+                fmt::format("{} launch --nproc-per-node 1 -- /nonexistent/program",
+                            forensight::testing::forensight_binary()),
+                &output),
+            0);
   EXPECT_NE(output.find("cannot run '/nonexistent/program'"), std::string::npos) << output;
   EXPECT_NE(output.find("rank 0 exited with code 127"), std::string::npos) << output;
 }

@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 
+#include "../support/build_paths.h"
 #include "../support/processes.h"
 #include "../support/tiny_dataset.h"
 #include "forensight/core/cuda_runtime.h"
@@ -41,7 +42,8 @@ using forensight::testing::self_path;
 
 // Where the build put the plug-in: beside the `forensight` executable.
 std::filesystem::path built_plugin() {
-  return std::filesystem::path(FORENSIGHT_BINARY).parent_path() / kNcclPluginFile;
+  return std::filesystem::path(forensight::testing::forensight_binary()).parent_path() /
+         kNcclPluginFile;
 }
 
 bool plugin_built() {
@@ -79,13 +81,11 @@ ScopedEnv plugin_env() {
   return ScopedEnv("FORENSIGHT_CUDA_PLUGIN", built_plugin().string());
 }
 
-
 RendezvousInfo world_of_one() {
   RendezvousInfo info;
   info.master_port = free_port();
   return info;
 }
-
 
 bool launched() {
   return std::getenv("RANK") != nullptr && std::getenv("WORLD_SIZE") != nullptr;
@@ -302,7 +302,7 @@ TEST(NcclIntegration, TwoRanksOnOneGpuFailAtConstruction) {
       "FORENSIGHT_TEST_NCCL_SAME_GPU=1 FORENSIGHT_CUDA_PLUGIN={} {} launch --nproc-per-node 2 "
       "--master-port {} --grace-seconds 2 -- {} --gtest_filter=NcclWorker.SumAndAverage "
       "--gtest_brief=1 2>&1",
-      built_plugin().string(), FORENSIGHT_BINARY, free_port(), self_path());
+      built_plugin().string(), forensight::testing::forensight_binary(), free_port(), self_path());
   const int status = forensight::testing::run_command(command, &output);
   EXPECT_NE(status, 0) << output;
   EXPECT_NE(output.find("creating the NCCL backend on cuda:0"), std::string::npos) << output;
@@ -318,7 +318,7 @@ TEST(NcclIntegration, TwoRanksSumAndAverageAcrossGpus) {
   const std::string command = fmt::format(
       "FORENSIGHT_CUDA_PLUGIN={} {} launch --nproc-per-node 2 --master-port {} --grace-seconds 2 "
       "-- {} --gtest_filter=NcclWorker.SumAndAverage --gtest_brief=1 2>&1",
-      built_plugin().string(), FORENSIGHT_BINARY, free_port(), self_path());
+      built_plugin().string(), forensight::testing::forensight_binary(), free_port(), self_path());
   const int status = forensight::testing::run_command(command, &output);
   EXPECT_EQ(status, 0) << output;
   EXPECT_EQ(output.find("SKIPPED"), std::string::npos) << output;

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "../support/build_paths.h"
 #include "../support/processes.h"
 #include "serve_support.h"
 
@@ -51,10 +52,11 @@ TEST(ServeCommandIntegration, ServesUntilSigtermThenDrainsAndExitsZero) {
   const auto& f = ServeFixture::get();
   const int port = testing::free_port();
   const std::string log = f.dir + "/serve.log";
-  const pid_t pid = spawn({FORENSIGHT_BINARY, "serve", "--checkpoint", f.checkpoints[0],
-                           "--checkpoint", f.checkpoints[1], "--port", std::to_string(port),
-                           "--keep-alive-s", "1", "--grace-s", "5", "--threads", "1"},
-                          log);
+  const pid_t pid =
+      spawn({forensight::testing::forensight_binary(), "serve", "--checkpoint", f.checkpoints[0],
+             "--checkpoint", f.checkpoints[1], "--port", std::to_string(port), "--keep-alive-s",
+             "1", "--grace-s", "5", "--threads", "1"},
+            log);
   ASSERT_GT(pid, 0);
   ASSERT_TRUE(testing::wait_until_ready(port, 120)) << tail_of_file(log);
   auto client = testing::client_of(port);
@@ -79,8 +81,9 @@ TEST(ServeCommandIntegration, NonLoopbackHostWithoutApiKeyIsRefused) {
   const auto& f = ServeFixture::get();
   std::string output;
   const int status = testing::run_command(
-      std::string("env -u FORENSIGHT_API_KEY ") + FORENSIGHT_BINARY + " serve --checkpoint " +
-          f.checkpoints[0] + " --host 0.0.0.0 --port " + std::to_string(testing::free_port()),
+      std::string("env -u FORENSIGHT_API_KEY ") + forensight::testing::forensight_binary() +
+          " serve --checkpoint " + f.checkpoints[0] + " --host 0.0.0.0 --port " +
+          std::to_string(testing::free_port()),
       &output);
   EXPECT_NE(status, 0) << output;
   EXPECT_NE(output.find("--api-key"), std::string::npos) << output;

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "../support/build_paths.h"
 #include "../support/error_of.h"
 #include "../support/tiny_dataset.h"
 #include "forensight/core/source_dir.h"
@@ -40,8 +41,8 @@ std::string read_text(const fs::path& path) {
 
 TEST(StudyConfig, ShippedStudiesLoad) {
   for (const char* name : {"quick.yaml", "seed.yaml"}) {
-    const StudyConfig c =
-        load_study_config(fs::path(FORENSIGHT_TEST_DIR) / ".." / "studies" / name);
+    const StudyConfig c = load_study_config(fs::path(forensight::testing::test_source_dir()) /
+                                            ".." / "studies" / name);
     EXPECT_EQ(c.models.size(), 2u) << name;
     EXPECT_EQ(c.axes.size(), 5u) << name;
     EXPECT_EQ(c.models[0].key, "resnet18");
@@ -161,7 +162,7 @@ TEST(StudyIntegration, TwoSettingGridWritesResultsReportAndPlotAndResumes) {
   StudyOptions options;
   options.config_path = config;
   options.out_dir = dir + "/study";
-  options.binary = FORENSIGHT_BINARY;
+  options.binary = forensight::testing::forensight_binary();
   const StudyResults results = run_study(options);
   ASSERT_EQ(results.records.size(), 4u);
   for (const auto& r : results.records) {

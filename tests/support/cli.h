@@ -8,6 +8,7 @@
 #include <fstream>
 #include <string>
 
+#include "build_paths.h"
 #include "tiny_dataset.h"
 
 namespace forensight::testing {
@@ -20,7 +21,8 @@ struct CliOutcome {
 // `forensight ARGUMENTS` (the build's binary; ARGUMENTS as a shell would split them).
 inline CliOutcome run_forensight(const std::string& arguments) {
   CliOutcome o;
-  o.status = run_command(std::string(FORENSIGHT_BINARY) + " " + arguments, &o.output);
+  o.status = run_command(std::string(forensight::testing::forensight_binary()) + " " + arguments,
+                         &o.output);
   return o;
 }
 

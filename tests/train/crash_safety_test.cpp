@@ -10,6 +10,7 @@
 #include <fstream>
 #include <random>
 
+#include "../support/build_paths.h"
 #include "../support/run_files.h"
 #include "../support/tiny_dataset.h"
 #include "forensight/train/checkpoint.h"
@@ -28,7 +29,7 @@ struct CliRun {
 CliRun train_cli(const std::string& args, const std::string& environment = "") {
   CliRun run;
   run.status = testing::run_command(
-      environment + " " + FORENSIGHT_BINARY +
+      environment + " " + forensight::testing::forensight_binary() +
           " train --model vit-tiny --vit-layers 1 --image-size 32 --size-mode resize "
           "--hflip-prob 0.5 --optimizer adam --lr 0.001 --batch-size 8 --split 0.75/0.25/0 "
           "--epochs 2 --workers 1 --threads 2 --seed 7 --checkpoint-every-steps 1 "

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "../support/bad_files.h"
+#include "../support/build_paths.h"
 #include "../support/tiny_dataset.h"
 
 namespace forensight::train {
@@ -20,7 +21,8 @@ TEST(DataFaultsIntegration, DamagedFilesAreSkippedAndReportedAndTrainingFinishes
   ASSERT_EQ(bad.size(), 5u);  // 5 of 45 files
   std::string output;
   const int status = testing::run_command(
-      std::string(FORENSIGHT_BINARY) + " train --data " + data + " --out " + dir +
+      std::string(forensight::testing::forensight_binary()) + " train --data " + data + " --out " +
+          dir +
           "/run --model vit-tiny --vit-layers 1 --image-size 32 --size-mode resize "
           "--batch-size 8 --split 0.8/0.2/0 --epochs 2 --workers 2 --threads 2 --seed 3",
       &output);

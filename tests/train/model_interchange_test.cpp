@@ -12,6 +12,7 @@
 #include <fstream>
 
 #include "../models/python_fixture.h"
+#include "../support/build_paths.h"
 #include "../support/cli.h"
 #include "../support/tiny_dataset.h"
 #include "forensight/models/safetensors.h"
@@ -27,7 +28,8 @@ using Outcome = testing::CliOutcome;
 constexpr auto& run = testing::run_forensight;
 
 std::string script() {
-  return (fs::path(FORENSIGHT_TEST_DIR) / "train" / "interchange_reference.py").string();
+  return (fs::path(forensight::testing::test_source_dir()) / "train" / "interchange_reference.py")
+      .string();
 }
 
 // Python's models, files and probabilities, made once per version of the script and cached.

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "bench/python_peer.h"
+#include "bench/seed_images.h"
 #include "forensight/core/error.h"
 #include "forensight/core/timer.h"
 #include "forensight/data/dataset.h"
@@ -35,8 +36,6 @@ using nlohmann::json;
 
 namespace {
 
-constexpr int kSidePx = 700;
-constexpr int kQuality = 90;
 constexpr int kDumpCount = 4;
 constexpr double kMaxMeanAbsDiff = 0.08;  // normalised units; one uint8 level is ~0.017
 
@@ -58,14 +57,14 @@ std::vector<uint8_t> photo_like_rgb(uint64_t seed) {
   };
   std::vector<Blob> blobs(10);
   for (auto& b : blobs)
-    b = {u(rng) * kSidePx,
-         u(rng) * kSidePx,
+    b = {u(rng) * kSeedImageSidePx,
+         u(rng) * kSeedImageSidePx,
          30 + 150 * u(rng),
          2 + 20 * u(rng),
          {255 * u(rng), 255 * u(rng), 255 * u(rng)}};
-  std::vector<uint8_t> rgb(static_cast<size_t>(kSidePx) * kSidePx * 3);
-  for (int y = 0; y < kSidePx; ++y)
-    for (int x = 0; x < kSidePx; ++x) {
+  std::vector<uint8_t> rgb(static_cast<size_t>(kSeedImageSidePx) * kSeedImageSidePx * 3);
+  for (int y = 0; y < kSeedImageSidePx; ++y)
+    for (int x = 0; x < kSeedImageSidePx; ++x) {
       std::array<double, 3> v{};
       for (int c = 0; c < 3; ++c) {
         v[c] = 128;
@@ -77,7 +76,7 @@ std::vector<uint8_t> photo_like_rgb(uint64_t seed) {
         for (int c = 0; c < 3; ++c) v[c] = v[c] * (1 - a) + b.color[c] * a;
       }
       double n = noise(rng);
-      uint8_t* p = &rgb[(static_cast<size_t>(y) * kSidePx + x) * 3];
+      uint8_t* p = &rgb[(static_cast<size_t>(y) * kSeedImageSidePx + x) * 3];
       for (int c = 0; c < 3; ++c) p[c] = static_cast<uint8_t>(std::clamp(v[c] + n, 0.0, 255.0));
     }
   return rgb;
@@ -88,8 +87,8 @@ void write_jpeg(const std::string& path, const std::vector<uint8_t>& rgb) {
   FS_CHECK(handle != nullptr, "tjInitCompress failed: {}", tjGetErrorStr2(nullptr));
   unsigned char* jpeg = nullptr;
   unsigned long size = 0;
-  int rc = tjCompress2(handle, rgb.data(), kSidePx, 0, kSidePx, TJPF_RGB, &jpeg, &size, TJSAMP_420,
-                       kQuality, 0);
+  int rc = tjCompress2(handle, rgb.data(), kSeedImageSidePx, 0, kSeedImageSidePx, TJPF_RGB, &jpeg,
+                       &size, TJSAMP_420, kSeedImageJpegQuality, 0);
   std::string error = rc != 0 ? tjGetErrorStr2(handle) : "";
   if (rc == 0) {
     std::ofstream out(path, std::ios::binary);
@@ -105,7 +104,10 @@ void write_jpeg(const std::string& path, const std::vector<uint8_t>& rgb) {
 // `data synth` (crops of real photographs, and generator output) when the photographs are
 // installed, else procedural photo-like pictures. Returns which generator made them.
 std::string ensure_images(const fs::path& dir, int count, int threads) {
-  json stamp = {{"count", count}, {"side_px", kSidePx}, {"quality", kQuality}, {"version", 2}};
+  json stamp = {{"count", count},
+                {"side_px", kSeedImageSidePx},
+                {"quality", kSeedImageJpegQuality},
+                {"version", 2}};
   fs::path stamp_path = dir / "stamp.json";
   if (fs::exists(stamp_path)) {
     std::ifstream in(stamp_path);
@@ -122,16 +124,16 @@ std::string ensure_images(const fs::path& dir, int count, int threads) {
     data::SynthOptions synth;
     synth.out_dir = dir.string();
     synth.count = count;
-    synth.size_px = kSidePx;
-    synth.quality = kQuality;
+    synth.size_px = kSeedImageSidePx;
+    synth.quality = kSeedImageJpegQuality;
     data::resolve_photo_sets(synth.photos);  // throws when the package is missing
-    spdlog::info("generating {} {}x{} q{} JPEGs in {} with data synth", count, kSidePx, kSidePx,
-                 kQuality, dir.string());
+    spdlog::info("generating {} {}x{} q{} JPEGs in {} with data synth", count, kSeedImageSidePx,
+                 kSeedImageSidePx, kSeedImageJpegQuality, dir.string());
     data::synthesize_dataset(synth);
     generator = "data synth (photograph crops + generator)";
   } catch (const Error& e) {
     spdlog::info("data synth unavailable ({}); generating {} procedural {}x{} q{} JPEGs", e.what(),
-                 count, kSidePx, kSidePx, kQuality);
+                 count, kSeedImageSidePx, kSeedImageSidePx, kSeedImageJpegQuality);
     fs::remove_all(dir);
     fs::create_directories(dir / "0_real");
     fs::create_directories(dir / "1_fake");
@@ -237,7 +239,7 @@ json raw_decode_rate(const std::vector<std::vector<uint8_t>>& files, int min_sid
           {"images", t.images},
           {"seconds", t.seconds},
           {"scale", fmt::format("{}/{}", used.num, used.denom)},
-          {"decoded_side_px", TJSCALED(kSidePx, used)}};
+          {"decoded_side_px", TJSCALED(kSeedImageSidePx, used)}};
 }
 
 json run_python(const std::string& python, const std::string& args) {
@@ -320,7 +322,8 @@ json run_data_bench(const DataBenchOptions& o) {
   torch::set_num_threads(1);
 
   fs::path work_dir(o.work_dir);
-  fs::path image_dir = work_dir / fmt::format("jpeg{}_q{}_n{}", kSidePx, kQuality, o.images);
+  fs::path image_dir =
+      work_dir / fmt::format("jpeg{}_q{}_n{}", kSeedImageSidePx, kSeedImageJpegQuality, o.images);
   fs::create_directories(work_dir);
   const std::string generator = ensure_images(image_dir, o.images, max_workers);
   data::Dataset dataset = data::load_dataset(image_dir.string());
@@ -335,10 +338,12 @@ json run_data_bench(const DataBenchOptions& o) {
     files.push_back(data::read_file_bytes(s.path));
     bytes += static_cast<int64_t>(files.back().size());
   }
-  result["images"] = {
-      {"count", dataset.size()},   {"side_px", kSidePx},
-      {"quality", kQuality},       {"mean_bytes", bytes / static_cast<int64_t>(dataset.size())},
-      {"dir", image_dir.string()}, {"generator", generator}};
+  result["images"] = {{"count", dataset.size()},
+                      {"side_px", kSeedImageSidePx},
+                      {"quality", kSeedImageJpegQuality},
+                      {"mean_bytes", bytes / static_cast<int64_t>(dataset.size())},
+                      {"dir", image_dir.string()},
+                      {"generator", generator}};
   result["config"] = {{"batch_size", o.batch_size},
                       {"image_size_px", transform.image_size_px},
                       {"decode_min_side_px", min_side},
@@ -418,8 +423,8 @@ json run_data_bench(const DataBenchOptions& o) {
 
   // 4. The table.
   std::printf("forensight bench data: %d x %dpx q%d JPEG -> normalised %dpx batches of %d\n",
-              static_cast<int>(dataset.size()), kSidePx, kQuality, transform.image_size_px,
-              o.batch_size);
+              static_cast<int>(dataset.size()), kSeedImageSidePx, kSeedImageJpegQuality,
+              transform.image_size_px, o.batch_size);
   std::printf("raw libjpeg-turbo scaled decode (scale %s, 1 thread): %.1f images/s\n",
               result["raw_decode"]["scale"].get<std::string>().c_str(), raw);
   if (result.contains("raw_decode_parallel"))

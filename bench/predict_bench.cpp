@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "bench/python_peer.h"
+#include "bench/seed_images.h"
 #include "bench/statistics.h"
 #include "forensight/core/device.h"
 #include "forensight/core/error.h"
@@ -21,9 +22,6 @@
 namespace forensight::bench {
 namespace {
 
-constexpr int kSidePx = 700;
-constexpr int kQuality = 90;
-
 constexpr int kCalibrationImages = 16;
 
 // A small `data synth` set of 700x700 q90 JPEGs (crops of photographs and generator output): the
@@ -35,8 +33,8 @@ std::vector<std::string> ensure_images(const PredictBenchOptions& o) {
     data::SynthOptions synth;
     synth.out_dir = dir.string();
     synth.count = kCalibrationImages;
-    synth.size_px = kSidePx;
-    synth.quality = kQuality;
+    synth.size_px = kSeedImageSidePx;
+    synth.quality = kSeedImageJpegQuality;
     data::synthesize_dataset(synth);
   }
   std::vector<std::string> images;
@@ -185,7 +183,7 @@ nlohmann::json run_predict_bench(const PredictBenchOptions& o) {
   fmt::print(
       "predict latency, one {}x{} JPEG -> verdict, {} threads, {} runs x {} rounds (medians over "
       "rounds)\n{}",
-      kSidePx, kSidePx, o.threads, o.runs, o.rounds, table);
+      kSeedImageSidePx, kSeedImageSidePx, o.threads, o.runs, o.rounds, table);
   return result;
 }
 

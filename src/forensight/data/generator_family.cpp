@@ -15,7 +15,10 @@
 #include "forensight/core/error.h"
 
 namespace forensight::data {
-namespace {
+// Named, not anonymous: FamilyGenerator::Impl (a member of an exported class) holds a FamilyNet,
+// and gcc warns (-Wsubobject-linkage) when such a member's type has internal linkage in a file that
+// is not the translation unit's main file, as in a unity batch.
+namespace generator_family_detail {
 
 namespace nn = torch::nn;
 
@@ -128,7 +131,8 @@ struct FamilyNetImpl : nn::Module {
 };
 TORCH_MODULE(FamilyNet);
 
-}  // namespace
+}  // namespace generator_family_detail
+using namespace generator_family_detail;
 
 const std::vector<GeneratorFamily>& all_generator_families() {
   static const std::vector<GeneratorFamily> families = {

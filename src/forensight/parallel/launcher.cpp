@@ -181,7 +181,10 @@ AttemptOutcome run_attempt(const LaunchOptions& o, int threads, int restart) {
   for (auto& r : ranks) start_rank(o, r, threads, restart);
 
   AttemptOutcome outcome;
-  std::optional<Clock::time_point> kill_at;
+  // When to SIGKILL (then, once all have exited, to stop reading their pipes); kNever = not set.
+  // (A time point rather than std::optional: gcc's -Wmaybe-uninitialized misreads the optional.)
+  constexpr Clock::time_point kNever = Clock::time_point::max();
+  Clock::time_point kill_at = kNever;
   while (true) {
     // 1. Output: poll every open pipe for up to 100 ms.
     std::vector<pollfd> fds;
@@ -242,9 +245,9 @@ AttemptOutcome run_attempt(const LaunchOptions& o, int threads, int restart) {
       kill_at =
           Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(o.grace_seconds * 1000));
     }
-    if (kill_at && Clock::now() >= *kill_at) {
+    if (Clock::now() >= kill_at) {
       signal_all(ranks, SIGKILL);
-      kill_at.reset();
+      kill_at = kNever;
     }
     const bool all_done = std::all_of(ranks.begin(), ranks.end(), [](const Rank& r) {
       return r.exited && r.out_fd < 0 && r.err_fd < 0;
@@ -257,9 +260,9 @@ AttemptOutcome run_attempt(const LaunchOptions& o, int threads, int restart) {
         if (r.out_fd >= 0) drain(r.out_fd, r.out_partial, stdout, prefix);
         if (r.err_fd >= 0) drain(r.err_fd, r.err_partial, stderr, prefix, &r.last_error);
       }
-      if (!kill_at) kill_at = Clock::now() + std::chrono::seconds(1);
+      if (kill_at == kNever) kill_at = Clock::now() + std::chrono::seconds(1);
       for (auto& r : ranks) {
-        if (kill_at && Clock::now() >= *kill_at) {
+        if (Clock::now() >= kill_at) {
           if (r.out_fd >= 0) ::close(r.out_fd), r.out_fd = -1;
           if (r.err_fd >= 0) ::close(r.err_fd), r.err_fd = -1;
         }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "../support/error_of.h"
 #include "forensight/core/error.h"
 
 namespace forensight::data {
@@ -27,14 +28,7 @@ int count_source(const Dataset& d, const std::vector<int64_t>& part, const std::
                                         [&](int64_t i) { return d.samples[i].source == source; }));
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using forensight::testing::error_of;
 
 TEST(HoldOutTest, ListsSourcesAndGeneratorFamilies) {
   const Dataset d = three_sources();

@@ -24,7 +24,8 @@ std::map<std::string, std::string> by_path(const std::vector<SkippedFile>& files
   return reasons;
 }
 
-int64_t run_epoch(DataLoader& loader, int64_t epoch) {
+// The samples one epoch delivers (the loader skips the bad files).
+int64_t samples_in_epoch(DataLoader& loader, int64_t epoch) {
   int64_t samples = 0;
   loader.start_epoch(epoch);
   while (auto batch = loader.next()) samples += batch->images.size(0);
@@ -37,9 +38,9 @@ class LoaderFaultsTest : public ::testing::Test {
     for (int i = 0; i < 18; ++i)
       test_files::write_jpeg(dir_ / fmt::format("{}/img{:02d}.jpg", i % 2 ? "0_real" : "1_fake", i),
                              24 + i, 20 + i, i);
-    bad_ = testing::write_bad_files(dir_ / "1_fake", "bad-", dir_ / "1_fake/img00.jpg");
+    bad_ = forensight::testing::write_bad_files(dir_ / "1_fake", "bad-", dir_ / "1_fake/img00.jpg");
     // Content decides, not the name: a PNG called .jpg is an image and is used.
-    test_files::write_text(dir_ / "0_real/png-named.jpg", testing::png_declaring(4, 4));
+    test_files::write_text(dir_ / "0_real/png-named.jpg", forensight::testing::png_declaring(4, 4));
     test_files::write_jpeg(dir_ / "0_real/tmp.jpg", 20, 20, 99);
     std::filesystem::rename(dir_ / "0_real/tmp.jpg", dir_ / "0_real/jpeg-named.png");
     dataset_ = load_dataset(dir_.path().string());
@@ -52,7 +53,7 @@ class LoaderFaultsTest : public ::testing::Test {
   }
 
   ScratchDir dir_{"loader-faults"};
-  std::vector<testing::BadFile> bad_;
+  std::vector<forensight::testing::BadFile> bad_;
   Dataset dataset_;
   TransformOptions transform_;
   LoaderOptions options_;
@@ -63,7 +64,8 @@ TEST_F(LoaderFaultsTest, EachBadFileIsReportedOnceWithItsReason) {
   for (int workers : {0, 2}) {
     options_.workers = workers;
     DataLoader loader(dataset_, {}, transform_, options_);
-    EXPECT_EQ(run_epoch(loader, 0), 20) << "18 JPEGs, the PNG named .jpg and the JPEG named .png";
+    EXPECT_EQ(samples_in_epoch(loader, 0), 20)
+        << "18 JPEGs, the PNG named .jpg and the JPEG named .png";
     const auto reasons = by_path(loader.take_skipped());
     ASSERT_EQ(reasons.size(), bad_.size()) << workers << " workers";
     const std::map<std::string, std::string> expected_words = {
@@ -81,7 +83,7 @@ TEST_F(LoaderFaultsTest, EachBadFileIsReportedOnceWithItsReason) {
           << "the path has a column of its own: " << reason;
     }
     // The same files failing the same way in the next epoch are counted, not reported again.
-    EXPECT_EQ(run_epoch(loader, 1), 20);
+    EXPECT_EQ(samples_in_epoch(loader, 1), 20);
     EXPECT_EQ(loader.epoch_stats().skipped, static_cast<int64_t>(bad_.size()));
     EXPECT_TRUE(loader.take_skipped().empty());
   }
@@ -90,10 +92,10 @@ TEST_F(LoaderFaultsTest, EachBadFileIsReportedOnceWithItsReason) {
 TEST_F(LoaderFaultsTest, FileDeletedBetweenEpochsIsReported) {
   options_.workers = 2;
   DataLoader loader(dataset_, {}, transform_, options_);
-  run_epoch(loader, 0);
+  samples_in_epoch(loader, 0);
   loader.take_skipped();
   std::filesystem::remove(good_path(3));
-  EXPECT_EQ(run_epoch(loader, 1), 19);
+  EXPECT_EQ(samples_in_epoch(loader, 1), 19);
   const auto reasons = by_path(loader.take_skipped());
   ASSERT_EQ(reasons.size(), 1u);
   ASSERT_TRUE(reasons.count(good_path(3)));

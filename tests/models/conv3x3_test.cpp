@@ -22,7 +22,8 @@ torch::Tensor pytorch_weight_grad(const torch::Tensor& x, const torch::Tensor& g
 }
 
 // Relative to the gradient's largest entry: the sums run in another order than PyTorch's.
-void expect_close(const torch::Tensor& got, const torch::Tensor& want, const std::string& what) {
+void expect_gradient_close(const torch::Tensor& got, const torch::Tensor& want,
+                           const std::string& what) {
   ASSERT_EQ(got.sizes(), want.sizes()) << what;
   const double scale = std::max(1.0, want.abs().max().item<double>());
   EXPECT_LE((got - want).abs().max().item<double>() / scale, 1e-5) << what;
@@ -44,11 +45,11 @@ TEST(Conv3x3Test, WeightGradientMatchesPyTorch) {
                   out_width = (c.width - 1) / c.stride + 1;
     const auto x = torch::randn({c.batch, c.channels, c.height, c.width});
     const auto grad_out = torch::randn({c.batch, c.out_channels, out_height, out_width});
-    expect_close(conv3x3_weight_grad(x, grad_out, c.stride),
-                 pytorch_weight_grad(x, grad_out, c.stride),
-                 "x " + std::to_string(c.batch) + "x" + std::to_string(c.channels) + "x" +
-                     std::to_string(c.height) + "x" + std::to_string(c.width) + " -> " +
-                     std::to_string(c.out_channels) + " at stride " + std::to_string(c.stride));
+    expect_gradient_close(
+        conv3x3_weight_grad(x, grad_out, c.stride), pytorch_weight_grad(x, grad_out, c.stride),
+        "x " + std::to_string(c.batch) + "x" + std::to_string(c.channels) + "x" +
+            std::to_string(c.height) + "x" + std::to_string(c.width) + " -> " +
+            std::to_string(c.out_channels) + " at stride " + std::to_string(c.stride));
   }
 }
 
@@ -72,7 +73,7 @@ TEST(Conv3x3Test, WeightGradientReadsAndWritesChannelsLast) {
                                    (x_last ? ", x channels-last" : "") +
                                    (grad_last ? ", grad channels-last" : "") +
                                    (weight_last ? ", weight channels-last" : "");
-          expect_close(got, want, what);
+          expect_gradient_close(got, want, what);
           EXPECT_TRUE(weight_last ? got.is_contiguous(kLast) : got.is_contiguous()) << what;
         }
   }
@@ -112,9 +113,9 @@ TEST(Conv3x3Test, LayerMatchesConv2dForwardAndBackward) {
         y_ref.backward(grad);
         const std::string what = "channels " + std::to_string(channels) + ", stride " +
                                  std::to_string(stride) + (channels_last ? ", channels-last" : "");
-        expect_close(y, y_ref, what + ": output");
-        expect_close(x.grad(), x_ref.grad(), what + ": input gradient");
-        expect_close(weight.grad(), weight_ref.grad(), what + ": weight gradient");
+        expect_gradient_close(y, y_ref, what + ": output");
+        expect_gradient_close(x.grad(), x_ref.grad(), what + ": input gradient");
+        expect_gradient_close(weight.grad(), weight_ref.grad(), what + ": weight gradient");
         EXPECT_TRUE(x.grad().is_contiguous(format)) << what << ": input gradient layout";
         EXPECT_TRUE(weight.grad().is_contiguous(format)) << what << ": weight gradient layout";
       }
@@ -132,8 +133,8 @@ TEST(Conv3x3Test, LayerLeavesFrozenWeightsAndInputsWithoutGradient) {
   auto weight = torch::randn({4, 16, 3, 3}).requires_grad_(true);
   conv3x3(image, weight, 1).sum().backward();
   EXPECT_FALSE(image.grad().defined());
-  expect_close(weight.grad(), pytorch_weight_grad(image, torch::ones({1, 4, 6, 6}), 1),
-               "weight gradient");
+  expect_gradient_close(weight.grad(), pytorch_weight_grad(image, torch::ones({1, 4, 6, 6}), 1),
+                        "weight gradient");
 }
 
 TEST(Conv3x3Test, WeightGradientRefusesWhatItCannotRun) {

@@ -22,12 +22,12 @@ namespace forensight {
 namespace {
 
 using Outcome = testing::CliOutcome;
-constexpr auto& run = testing::run_forensight;
+using testing::run_forensight;
 
 using testing::read_json;
 
 TEST(InputFilterIntegration, UnknownFilterIsRefusedWithTheValidOnes) {
-  const Outcome o = run("train --data x --out y --input-filter sobel");
+  const Outcome o = run_forensight("train --data x --out y --input-filter sobel");
   EXPECT_NE(o.status, 0);
   EXPECT_NE(o.output.find("sobel"), std::string::npos) << o.output;
   EXPECT_NE(o.output.find("highpass"), std::string::npos) << o.output;
@@ -36,10 +36,10 @@ TEST(InputFilterIntegration, UnknownFilterIsRefusedWithTheValidOnes) {
 TEST(InputFilterIntegration, EveryPathAppliesTheFilterTheRunRecorded) {
   const std::string dir = testing::make_test_dir();
   const std::string data = testing::write_tiny_dataset(dir + "/data", {.images_per_class = 6});
-  const Outcome trained =
-      run("train --data " + data + " --out " + dir +
-          "/run --input-filter npr --image-size 32 --batch-size 4 --max-steps 3 --split 0.5/0/0.5 "
-          "--workers 0 --threads 1");
+  const Outcome trained = run_forensight(
+      "train --data " + data + " --out " + dir +
+      "/run --input-filter npr --image-size 32 --batch-size 4 --max-steps 3 --split 0.5/0/0.5 "
+      "--workers 0 --threads 1");
   ASSERT_EQ(trained.status, 0) << trained.output;
   EXPECT_EQ(read_json(dir + "/run/config.json")["input-filter"], "npr");
   const std::string checkpoint = dir + "/run/checkpoints/last.pt";
@@ -48,7 +48,7 @@ TEST(InputFilterIntegration, EveryPathAppliesTheFilterTheRunRecorded) {
   eval::Detector detector = eval::load_detector(checkpoint, torch::kCPU, eval::Precision::kFloat32);
   EXPECT_EQ(detector.input_filter, data::InputFilter::kNpr);
   const Outcome exported =
-      run("export --checkpoint " + checkpoint + " --out " + dir + "/model.safetensors");
+      run_forensight("export --checkpoint " + checkpoint + " --out " + dir + "/model.safetensors");
   ASSERT_EQ(exported.status, 0) << exported.output;
   const nlohmann::json sidecar = read_json(dir + "/model.json");
   EXPECT_EQ(sidecar["input_filter"], "npr");
@@ -81,8 +81,9 @@ TEST(InputFilterIntegration, EveryPathAppliesTheFilterTheRunRecorded) {
   EXPECT_GT(largest_filter_effect, 1e-4) << "the filter made no difference to the answers";
 
   // The trainer's own test pass (the trained module, not the folded engine) against `eval`.
-  const Outcome evaluated = run("eval --checkpoint " + checkpoint + " --data " + data +
-                                " --split test --workers 0 --json " + dir + "/eval.json");
+  const Outcome evaluated =
+      run_forensight("eval --checkpoint " + checkpoint + " --data " + data +
+                     " --split test --workers 0 --json " + dir + "/eval.json");
   ASSERT_EQ(evaluated.status, 0) << evaluated.output;
   const nlohmann::json trainer_report = read_json(dir + "/run/report.json")["metrics"];
   const nlohmann::json eval_report = read_json(dir + "/eval.json")["metrics"];
@@ -90,8 +91,9 @@ TEST(InputFilterIntegration, EveryPathAppliesTheFilterTheRunRecorded) {
   EXPECT_EQ(trainer_report["confusion"], eval_report["confusion"]);
 
   // int8: calibrated on filtered input, run on it (the stem in float), close to fp32.
-  const Outcome quantized = run("quantize --checkpoint " + checkpoint + " --data " + data +
-                                " --out " + dir + "/int8.pt --workers 0 --json " + dir + "/q.json");
+  const Outcome quantized =
+      run_forensight("quantize --checkpoint " + checkpoint + " --data " + data + " --out " + dir +
+                     "/int8.pt --workers 0 --json " + dir + "/q.json");
   ASSERT_EQ(quantized.status, 0) << quantized.output;
   EXPECT_LT(read_json(dir + "/q.json")["mean_probability_change"].get<double>(), 0.05);
   eval::Detector int8 = eval::load_detector(dir + "/int8.pt", torch::kCPU, eval::Precision::kInt8);

@@ -25,7 +25,7 @@ namespace fs = std::filesystem;
 constexpr double kTolerance = 1e-4;
 
 using Outcome = testing::CliOutcome;
-constexpr auto& run = testing::run_forensight;
+using testing::run_forensight;
 
 std::string script() {
   return (fs::path(forensight::testing::test_source_dir()) / "train" / "interchange_reference.py")
@@ -70,7 +70,8 @@ nlohmann::json read_json(const fs::path& path) {
 std::map<std::string, double> predict(const std::string& checkpoint, const std::string& dir,
                                       const std::string& extra = "") {
   const std::string json = dir + "/predict.json";
-  const auto o = run("predict --checkpoint " + checkpoint + " " +
+  const auto o =
+      run_forensight("predict --checkpoint " + checkpoint + " " +
                      (reference() / "images").string() + " --json " + json + " " + extra);
   EXPECT_EQ(o.status, 0) << o.output;
   std::map<std::string, double> out;
@@ -95,8 +96,8 @@ std::string import_and_compare(const std::string& model, const std::string& file
                                const std::string& flags = "") {
   const std::string dir = testing::make_test_dir();
   const std::string checkpoint = dir + "/imported.pt";
-  const auto imported =
-      run("import " + (reference() / file).string() + " --out " + checkpoint + " " + flags);
+  const auto imported = run_forensight("import " + (reference() / file).string() + " --out " +
+                                       checkpoint + " " + flags);
   EXPECT_EQ(imported.status, 0) << file << ":\n" << imported.output;
   if (imported.status != 0) return imported.output;
   expect_same(read_json(reference() / "expected.json")[model], predict(checkpoint, dir), file);
@@ -142,21 +143,21 @@ TEST(ModelImportIntegration, HuggingFaceVitPredictsAsPython) {
 TEST(ModelImportIntegration, RefusalsSayWhatWasFoundAndWhatToDo) {
   const std::string dir = testing::make_test_dir();
   const std::string out = " --out " + dir + "/x.pt";
-  auto legacy = run("import " + (reference() / "legacy.pth").string() + out);
+  auto legacy = run_forensight("import " + (reference() / "legacy.pth").string() + out);
   EXPECT_NE(legacy.status, 0);
   expect_mentions(legacy.output, "export_weights.py");
-  auto head = run("import " + (reference() / "head1000.pth").string() + out);
+  auto head = run_forensight("import " + (reference() / "head1000.pth").string() + out);
   EXPECT_NE(head.status, 0);
   expect_mentions(head.output, "(1000, 512)");
   expect_mentions(head.output, "train --init");
-  auto wrong_model =
-      run("import " + (reference() / "resnet18/plain.pth").string() + out + " --model vit-tiny");
+  auto wrong_model = run_forensight("import " + (reference() / "resnet18/plain.pth").string() +
+                                    out + " --model vit-tiny");
   EXPECT_NE(wrong_model.status, 0);
   expect_mentions(wrong_model.output, "--model resnet18");
 
   models::write_safetensors(dir + "/odd.safetensors",
                             {{"backbone.stem.weight", torch::zeros({8, 3, 3, 3})}});
-  auto odd = run("import " + dir + "/odd.safetensors" + out);
+  auto odd = run_forensight("import " + dir + "/odd.safetensors" + out);
   EXPECT_NE(odd.status, 0);
   expect_mentions(odd.output, "backbone.stem.weight (8, 3, 3, 3)");
   expect_mentions(odd.output, "Hugging Face");
@@ -166,7 +167,7 @@ TEST(ModelImportIntegration, RefusalsSayWhatWasFoundAndWhatToDo) {
                             {{"conv1.weight", torch::zeros({64, 3, 7, 7})},
                              {"fc.weight", torch::zeros({2, 512})},
                              {"fc.bias", torch::zeros({2})}});
-  auto partial = run("import " + dir + "/partial.safetensors" + out);
+  auto partial = run_forensight("import " + dir + "/partial.safetensors" + out);
   EXPECT_NE(partial.status, 0);
   expect_mentions(partial.output, "missing: layer1.0.conv1.weight");
 }
@@ -174,8 +175,8 @@ TEST(ModelImportIntegration, RefusalsSayWhatWasFoundAndWhatToDo) {
 TEST(ModelImportIntegration, TrainStartsFromImportedCheckpointsAndPythonFiles) {
   const std::string dir = testing::make_test_dir();
   const std::string data = testing::write_tiny_dataset(dir + "/data", {.images_per_class = 4});
-  const auto imported =
-      run("import " + (reference() / "timm_vit/plain.pth").string() + " --out " + dir + "/vit.pt");
+  const auto imported = run_forensight("import " + (reference() / "timm_vit/plain.pth").string() +
+                                       " --out " + dir + "/vit.pt");
   ASSERT_EQ(imported.status, 0) << imported.output;
   const std::string common = " --data " + data +
                              " --image-size 32 --batch-size 4 --max-steps 1 --split 1.0 "
@@ -183,15 +184,16 @@ TEST(ModelImportIntegration, TrainStartsFromImportedCheckpointsAndPythonFiles) {
   for (const std::string& init : {dir + "/vit.pt", (reference() / "hf_vit/names5.pth").string()}) {
     const std::string model =
         init.ends_with("vit.pt") ? "vit-tiny --vit-layers 2" : "vit-small --vit-layers 2";
-    const auto trained = run("train --model " + model + " --normalization half --init " + init +
-                             " --out " + dir + "/run-" + fs::path(init).stem().string() + common);
+    const auto trained =
+        run_forensight("train --model " + model + " --normalization half --init " + init +
+                       " --out " + dir + "/run-" + fs::path(init).stem().string() + common);
     EXPECT_EQ(trained.status, 0) << init << ":\n" << trained.output;
   }
   // ImageNet's 1000-class head is replaced; the missing counters of a safetensors file are fine.
   for (const std::string& init : {(reference() / "head1000.pth").string(),
                                   (reference() / "resnet18/no_counter.safetensors").string()}) {
-    const auto trained = run("train --model resnet18 --init " + init + " --out " + dir + "/run-" +
-                             fs::path(init).stem().string() + common);
+    const auto trained = run_forensight("train --model resnet18 --init " + init + " --out " + dir +
+                                        "/run-" + fs::path(init).stem().string() + common);
     EXPECT_EQ(trained.status, 0) << init << ":\n" << trained.output;
   }
 }
@@ -200,7 +202,7 @@ TEST(ModelImportIntegration, TrainStartsFromImportedCheckpointsAndPythonFiles) {
 void export_and_compare(const std::string& checkpoint, const std::string& dir,
                         const std::string& predict_flags = "") {
   const std::string weights = dir + "/exported.safetensors";
-  const auto exported = run("export --checkpoint " + checkpoint + " --out " + weights);
+  const auto exported = run_forensight("export --checkpoint " + checkpoint + " --out " + weights);
   ASSERT_EQ(exported.status, 0) << exported.output;
   ASSERT_TRUE(fs::exists(dir + "/exported.json")) << exported.output;
   std::string output;
@@ -215,9 +217,10 @@ void export_and_compare(const std::string& checkpoint, const std::string& dir,
 TEST(ModelExportIntegration, TrainedResNetLoadsIntoTorchvisionWithTheSameProbabilities) {
   const std::string dir = testing::make_test_dir();
   const std::string data = testing::write_tiny_dataset(dir + "/data", {.images_per_class = 4});
-  const auto trained = run("train --data " + data + " --out " + dir +
-                           "/run --image-size 32 --batch-size 4 --max-steps 2 --split 1.0 "
-                           "--workers 0 --threads 1");
+  const auto trained =
+      run_forensight("train --data " + data + " --out " + dir +
+                     "/run --image-size 32 --batch-size 4 --max-steps 2 --split 1.0 "
+                     "--workers 0 --threads 1");
   ASSERT_EQ(trained.status, 0) << trained.output;
   export_and_compare(dir + "/run/checkpoints/last.pt", dir);
   const auto description = read_json(dir + "/exported.json");
@@ -228,8 +231,8 @@ TEST(ModelExportIntegration, TrainedResNetLoadsIntoTorchvisionWithTheSameProbabi
 
 TEST(ModelExportIntegration, ImportedVitRoundTripsThroughTorchvision) {
   const std::string dir = testing::make_test_dir();
-  const auto imported =
-      run("import " + (reference() / "hf_vit/pretrained").string() + " --out " + dir + "/vit.pt");
+  const auto imported = run_forensight("import " + (reference() / "hf_vit/pretrained").string() +
+                                       " --out " + dir + "/vit.pt");
   ASSERT_EQ(imported.status, 0) << imported.output;
   export_and_compare(dir + "/vit.pt", dir);
   expect_mentions(read_json(dir + "/exported.json")["python"].get<std::string>(),
@@ -240,14 +243,15 @@ TEST(ModelExportIntegration, ImportedVitRoundTripsThroughTorchvision) {
 TEST(ModelExportIntegration, Int8CheckpointExportsItsFloatWeightsAndSaysSo) {
   const std::string dir = testing::make_test_dir();
   const std::string data = testing::write_tiny_dataset(dir + "/data", {.images_per_class = 4});
-  const auto imported = run("import " + (reference() / "resnet18/plain.pth").string() + " --out " +
-                            dir + "/r18.pt --image-size 32");
+  const auto imported = run_forensight("import " + (reference() / "resnet18/plain.pth").string() +
+                                       " --out " + dir + "/r18.pt --image-size 32");
   ASSERT_EQ(imported.status, 0) << imported.output;
-  const auto quantized = run("quantize --checkpoint " + dir + "/r18.pt --data " + data + " --out " +
-                             dir + "/r18-int8.pt --calibration-split all --threads 1 --workers 0");
+  const auto quantized =
+      run_forensight("quantize --checkpoint " + dir + "/r18.pt --data " + data + " --out " + dir +
+                     "/r18-int8.pt --calibration-split all --threads 1 --workers 0");
   ASSERT_EQ(quantized.status, 0) << quantized.output;
-  const auto exported =
-      run("export --checkpoint " + dir + "/r18-int8.pt --out " + dir + "/int8.safetensors");
+  const auto exported = run_forensight("export --checkpoint " + dir + "/r18-int8.pt --out " + dir +
+                                       "/int8.safetensors");
   ASSERT_EQ(exported.status, 0) << exported.output;
   expect_mentions(exported.output, "int8");
   expect_mentions(read_json(dir + "/int8.json")["note"].get<std::string>(), "float weights");

@@ -54,7 +54,7 @@ TEST(DeviceTest, NamingCudaLoadsTorchCudaAndItsKernels) {
   // Its static constructors ran: CUDA kernels are registered with the CPU library's dispatcher.
   const auto add = c10::Dispatcher::singleton().findSchemaOrThrow("aten::add", "Tensor");
   EXPECT_TRUE(add.hasKernelForDispatchKey(c10::DispatchKey::CUDA));
-  EXPECT_TRUE(available_devices().size() == 1 + torch::cuda::device_count());
+  EXPECT_EQ(available_devices().size(), 1 + static_cast<size_t>(torch::cuda::device_count()));
 }
 
 TEST(DeviceTest, AbsentGpuIsRefusedWithTheDevicesThisMachineHas) {
@@ -62,7 +62,9 @@ TEST(DeviceTest, AbsentGpuIsRefusedWithTheDevicesThisMachineHas) {
       load_cuda_runtime().loaded ? "cuda:" + std::to_string(torch::cuda::device_count()) : "cuda";
   const std::string message = refusal(name);
   EXPECT_NE(message.find("device '" + name + "' is not available"), std::string::npos) << message;
-  if (load_cuda_runtime().loaded) EXPECT_NE(message.find("cpu"), std::string::npos) << message;
+  if (load_cuda_runtime().loaded) {
+    EXPECT_NE(message.find("cpu"), std::string::npos) << message;
+  }
 }
 
 }  // namespace forensight

@@ -143,8 +143,9 @@ TEST_F(SynthTest, EveryFamilyWritesDecodableImagesOfTheSizeNamedInTheSourceColum
     EXPECT_EQ(image.width, 42) << sample.path;
     EXPECT_EQ(image.height, 42) << sample.path;
     ++per_source[sample.source];
-    if (sample.label == kLabelReal)
+    if (sample.label == kLabelReal) {
       EXPECT_TRUE(sample.source == "nature" || sample.source == "city") << sample.source;
+    }
   }
   EXPECT_EQ(per_source["nature"], 6);
   EXPECT_EQ(per_source["city"], 6);

@@ -9,9 +9,12 @@
 #include <filesystem>
 #include <iterator>
 
+#include "../support/build_paths.h"
 #include "../support/error_of.h"
 #include "../support/scoped_write_fault.h"
 #include "../support/tiny_dataset.h"
+#include "forensight/core/checksum_trailer.h"
+#include "forensight/core/crc32.h"
 #include "forensight/core/error.h"
 
 namespace forensight::train {
@@ -145,6 +148,28 @@ TEST(CheckpointTest, CorruptTruncatedAndAppendedFilesAreRefusedByName) {
   }
   EXPECT_NE(refusal(good + "appended").find("not at its end"), std::string::npos);
   EXPECT_EQ(refusal(good), "");
+}
+
+// A 12 KiB archive whose pickle declares a 4 GiB string (found by fuzz/fuzz_checkpoint.cpp): with a
+// valid trailer, so that only the pickle walk (core/pickle_lengths.h) stands between it and
+// LibTorch's unpickler, which would zero-fill the 4 GiB before refusing it.
+TEST(CheckpointTest, PickleDeclaringMoreBytesThanItHoldsIsRefusedBeforeLibTorchAllocatesThem) {
+  const std::string dir = testing::make_test_dir();
+  std::ifstream in(
+      testing::test_source_dir() + "/../fuzz/regressions/checkpoint/unpickler-reserves-4gib.bin",
+      std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_GT(bytes.size(), 10000u);
+  const auto* payload = reinterpret_cast<const uint8_t*>(bytes.data());
+  const auto trailer =
+      make_checksum_trailer(bytes.size(), crc32_update(kCrc32Initial, {payload, bytes.size()}));
+  bytes.append(reinterpret_cast<const char*>(trailer.data()), trailer.size());
+  std::ofstream(dir + "/crafted.pt", std::ios::binary) << bytes;
+
+  const std::string error =
+      testing::error_of([&] { CheckpointReader(dir + "/crafted.pt", torch::kCPU); });
+  EXPECT_NE(error.find("checkpoint '" + dir + "/crafted.pt' (record "), std::string::npos) << error;
+  EXPECT_NE(error.find("but only"), std::string::npos) << error;
 }
 
 TEST(CheckpointTest, VersionOneCheckpointWithoutChecksumStillLoads) {

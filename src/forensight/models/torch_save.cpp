@@ -10,6 +10,7 @@
 
 #include <array>
 #include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -522,15 +523,21 @@ class Unpickler {
     if (cached != storages_.end()) return cached->second;
     const torch::ScalarType dtype = storage_dtype(pid.items[1]->text, path_);
     const int64_t numel = pid.items[4]->integer;
-    auto v = make(Value::Kind::kStorage);
-    v->tensor = torch::empty({numel}, torch::TensorOptions().dtype(dtype));
-    const size_t wanted = static_cast<size_t>(numel) * torch::elementSize(dtype);
+    const size_t element_bytes = torch::elementSize(dtype);
+    // The element count is checked against the record before anything is allocated: a declared
+    // count is the file's word, the record's size is what is there.
+    FS_CHECK(numel >= 0 && static_cast<uint64_t>(numel) <= SIZE_MAX / element_bytes,
+             "'{}': storage {} declares {} elements", path_, key, numel);
+    const size_t wanted = static_cast<size_t>(numel) * element_bytes;
     const std::string record = "data/" + key;
     FS_CHECK(reader_.hasRecord(record), "'{}': storage {} has no record {}", path_, key, record);
     auto [data, size] = reader_.getRecord(record);
     FS_CHECK(size >= wanted, "'{}': storage {} holds {} bytes, its {} elements of {} need {}",
              path_, key, size, numel, c10::toString(dtype), wanted);
-    std::memcpy(v->tensor.data_ptr(), data.get(), wanted);
+    auto v = make(Value::Kind::kStorage);
+    v->tensor = torch::empty({numel}, torch::TensorOptions().dtype(dtype));
+    // An empty storage has no data pointer (nor, for an empty record, a source): nothing to copy.
+    if (wanted > 0) std::memcpy(v->tensor.data_ptr(), data.get(), wanted);
     storages_[key] = v;
     return v;
   }

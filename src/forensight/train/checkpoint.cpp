@@ -3,9 +3,16 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include <caffe2/serialize/inline_container.h>
+#include <caffe2/serialize/read_adapter_interface.h>
+
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <filesystem>
+#include <memory>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -14,6 +21,7 @@
 #include "forensight/core/crc32.h"
 #include "forensight/core/error.h"
 #include "forensight/core/mapped_file.h"
+#include "forensight/core/pickle_lengths.h"
 
 namespace forensight::train {
 namespace {
@@ -100,6 +108,36 @@ std::vector<NamedShape> tensor_shapes(const torch::nn::Module& model) {
   return shapes;
 }
 
+// LibTorch's unpickler trusts the lengths a pickle declares (core/pickle_lengths.h): every pickle
+// record of the archive is walked first, and one that declares more bytes than it holds is refused
+// before LibTorch allocates them. The records are small (the tensors are records of their own).
+// LibTorch's MemoryReadAdapter copies whatever range miniz asks for, and a cut-short archive's
+// directory points past the end: this one gives back only the bytes that are there.
+class BoundedReadAdapter final : public caffe2::serialize::ReadAdapterInterface {
+ public:
+  explicit BoundedReadAdapter(std::span<const uint8_t> bytes) : bytes_(bytes) {}
+  size_t size() const override { return bytes_.size(); }
+  size_t read(uint64_t pos, void* buf, size_t n, const char* what = "") const override {
+    if (pos >= bytes_.size()) return 0;
+    n = std::min<size_t>(n, bytes_.size() - pos);
+    std::memcpy(buf, bytes_.data() + pos, n);
+    return n;
+  }
+
+ private:
+  std::span<const uint8_t> bytes_;
+};
+
+void check_archive_pickles(std::span<const uint8_t> payload, const std::string& path) {
+  caffe2::serialize::PyTorchStreamReader reader(std::make_shared<BoundedReadAdapter>(payload));
+  for (const std::string& name : reader.getAllRecords()) {
+    if (!name.ends_with(".pkl")) continue;
+    const auto [data, size] = reader.getRecord(name);
+    check_pickle_lengths({static_cast<const uint8_t*>(data.get()), size},
+                         fmt::format("checkpoint '{}' (record {})", path, name));
+  }
+}
+
 struct OpenedArchive {
   torch::serialize::InputArchive archive;
   bool has_trailer = false;
@@ -116,6 +154,7 @@ OpenedArchive open_archive(const std::string& path, const torch::Device& device)
   OpenedArchive opened;
   opened.has_trailer = checked.has_trailer;
   try {
+    check_archive_pickles(checked.payload, path);
     opened.archive.load_from(reinterpret_cast<const char*>(checked.payload.data()),
                              checked.payload.size(), device);
   } catch (const c10::Error& e) {

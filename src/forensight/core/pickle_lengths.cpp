@@ -1,0 +1,139 @@
+#include "forensight/core/pickle_lengths.h"
+
+#include <cstring>
+#include <string_view>
+
+#include "forensight/core/error.h"
+
+namespace forensight {
+namespace {
+
+// How an opcode's argument is laid out (Python's pickletools names the opcodes).
+enum class Argument {
+  kNone,
+  kFixed1,
+  kFixed2,
+  kFixed4,
+  kFixed8,
+  kLength1,  // u8 length, then that many bytes
+  kLength4,  // 32-bit little-endian length (read unsigned: a negative BINSTRING or LONG4 length is
+             // then past any end)
+  kLength8,  // u64 length
+  kFrame,    // u64 length of the frame that follows (its opcodes are walked, not skipped)
+  kLine,     // bytes up to a newline
+  kTwoLines,
+  kUnknown,
+};
+
+// The opcodes of each layout. (Each \x escape is a literal of its own: a hex digit after one,
+// as in "\x92" "b", would otherwise be read as part of it.)
+struct OpcodeGroup {
+  Argument argument;
+  std::string_view opcodes;
+};
+// clang-format off
+constexpr OpcodeGroup kOpcodeGroups[] = {
+    {Argument::kNone, "(.012N" "\x88" "\x89" ")]}" "\x8f" "tl" "\x91" "\x85" "\x86" "\x87"
+                      "dae" "\x90" "su" "\x93" "\x94" "R" "\x81" "\x92" "bQo" "\x97" "\x98"},
+    {Argument::kFixed1, "\x80" "Kqh" "\x82"},     // PROTO BININT1 BINPUT BINGET EXT1
+    {Argument::kFixed2, "M" "\x83"},               // BININT2 EXT2
+    {Argument::kFixed4, "Jrj" "\x84"},             // BININT LONG_BINPUT LONG_BINGET EXT4
+    {Argument::kFixed8, "G"},                      // BINFLOAT
+    {Argument::kLength1, "\x8c" "UC" "\x8a"},     // SHORT_BINUNICODE SHORT_BINSTRING SHORT_BINBYTES LONG1
+    {Argument::kLength4, "XTB" "\x8b"},            // BINUNICODE BINSTRING BINBYTES LONG4
+    {Argument::kLength8, "\x8d" "\x8e" "\x96"},   // BINUNICODE8 BINBYTES8 BYTEARRAY8
+    {Argument::kFrame, "\x95"},                    // FRAME
+    {Argument::kLine, "ILFSVPpg"},                 // INT LONG FLOAT STRING UNICODE PERSID PUT GET
+    {Argument::kTwoLines, "ci"},                   // GLOBAL INST: module and name
+};
+// clang-format on
+
+Argument argument_of(uint8_t op) {
+  for (const OpcodeGroup& group : kOpcodeGroups)
+    if (group.opcodes.find(static_cast<char>(op)) != std::string_view::npos) return group.argument;
+  return Argument::kUnknown;
+}
+
+uint64_t little_endian(const uint8_t* p, int bytes) {
+  uint64_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+
+}  // namespace
+
+void check_pickle_lengths(std::span<const uint8_t> pickle, const std::string& what) {
+  size_t at = 0;
+  while (at < pickle.size()) {
+    const size_t op_at = at;
+    const uint8_t op = pickle[at++];
+    const auto need = [&](uint64_t bytes, const char* of) {
+      const size_t left = pickle.size() - at;
+      FS_CHECK(bytes <= left,
+               "{}: the pickle's opcode 0x{:02x} at byte {} declares {} {} bytes, but only {} "
+               "remain (a damaged or crafted file)",
+               what, op, op_at, bytes, of, left);
+    };
+    const auto skip_line = [&] {
+      const void* newline = std::memchr(pickle.data() + at, '\n', pickle.size() - at);
+      FS_CHECK(newline != nullptr,
+               "{}: the pickle's opcode 0x{:02x} at byte {} has an argument with no end of line "
+               "before the end of the data (a damaged or crafted file)",
+               what, op, op_at);
+      at = static_cast<size_t>(static_cast<const uint8_t*>(newline) - pickle.data()) + 1;
+    };
+    const auto length_prefixed = [&](int prefix_bytes) {
+      need(prefix_bytes, "length");
+      const uint64_t length = little_endian(pickle.data() + at, prefix_bytes);
+      at += prefix_bytes;
+      need(length, "argument");
+      at += length;
+    };
+    switch (argument_of(op)) {
+      case Argument::kNone:
+        if (op == '.') return;  // STOP: what follows is not this pickle's
+        break;
+      case Argument::kFixed1:
+        need(1, "argument");
+        at += 1;
+        break;
+      case Argument::kFixed2:
+        need(2, "argument");
+        at += 2;
+        break;
+      case Argument::kFixed4:
+        need(4, "argument");
+        at += 4;
+        break;
+      case Argument::kFixed8:
+        need(8, "argument");
+        at += 8;
+        break;
+      case Argument::kLength1:
+        length_prefixed(1);
+        break;
+      case Argument::kLength4:
+        length_prefixed(4);
+        break;
+      case Argument::kLength8:
+        length_prefixed(8);
+        break;
+      case Argument::kFrame:
+        need(8, "length");
+        at += 8;
+        need(little_endian(pickle.data() + at - 8, 8), "frame");
+        break;
+      case Argument::kLine:
+        skip_line();
+        break;
+      case Argument::kTwoLines:
+        skip_line();
+        skip_line();
+        break;
+      case Argument::kUnknown:
+        return;
+    }
+  }
+}
+
+}  // namespace forensight

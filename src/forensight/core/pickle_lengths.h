@@ -1,0 +1,19 @@
+// A walk over a Python pickle's opcodes (protocols 0-5) that checks every length it declares fits
+// in the bytes that follow, before a reader that trusts those lengths sees it. LibTorch's unpickler
+// sizes a string to its declared length (up to 4 GiB) and zero-fills it before it finds the bytes
+// missing: a 12 KiB crafted checkpoint made it take 3.4 GiB (found by fuzz/fuzz_checkpoint.cpp;
+// the input is fuzz/regressions/checkpoint/unpickler-reserves-4gib.bin).
+#pragma once
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace forensight {
+
+// Throws an Error naming `what`, the opcode and its offset when a length-prefixed argument (a
+// string, bytes, a long, a frame) or a newline-terminated one runs past the end of `pickle`. Stops
+// at STOP, or at an opcode it does not know (the reader judges that one), without reading past the
+// end.
+void check_pickle_lengths(std::span<const uint8_t> pickle, const std::string& what);
+
+}  // namespace forensight

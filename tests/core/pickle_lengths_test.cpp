@@ -62,6 +62,16 @@ TEST(PickleLengthsTest, LengthsPastTheEndAreRefusedNamingTheOpcodeAndOffset) {
             std::string::npos);
 }
 
+TEST(PickleLengthsTest, MemoIndicesNoPickleOfThisSizeCouldReachAreRefused) {
+  // EMPTY_DICT, LONG_BINPUT 1873 million: LibTorch would grow its memo table to 30 GiB.
+  const std::string huge = check(std::string("}r\x70\x30\xa6\x6f.", 7));
+  EXPECT_NE(huge.find("opcode 0x72 at byte 1 stores memo entry 1873162352"), std::string::npos)
+      << huge;
+  EXPECT_NE(check("}p99\n.").find("stores memo entry 99"), std::string::npos);
+  // What writers make: entries numbered from 0 (BINPUT, LONG_BINPUT, PUT).
+  EXPECT_EQ(check(std::string("}q\x00}r\x01\x00\x00\x00}p2\n.", 14)), "");
+}
+
 TEST(PickleLengthsTest, StopsAtStopAndAtAnOpcodeItDoesNotKnow) {
   // After STOP the bytes are not this pickle's; an unknown opcode is the unpickler's to refuse.
   EXPECT_EQ(check(std::string("N.X\xff\xff\xff\xff", 7)), "");

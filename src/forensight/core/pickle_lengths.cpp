@@ -1,7 +1,9 @@
 #include "forensight/core/pickle_lengths.h"
 
+#include <charconv>
 #include <cstring>
 #include <string_view>
+#include <system_error>
 
 #include "forensight/core/error.h"
 
@@ -82,6 +84,15 @@ void check_pickle_lengths(std::span<const uint8_t> pickle, const std::string& wh
                what, op, op_at);
       at = static_cast<size_t>(static_cast<const uint8_t*>(newline) - pickle.data()) + 1;
     };
+    // LibTorch's unpickler grows its memo table to the index a PUT names (16 bytes an entry).
+    // Writers number memo entries from 0, one per PUT, and a PUT takes at least two bytes, so an
+    // index as large as the pickle itself is never one a writer made.
+    const auto check_memo_index = [&](uint64_t index) {
+      FS_CHECK(index < pickle.size(),
+               "{}: the pickle's opcode 0x{:02x} at byte {} stores memo entry {}, more than a "
+               "pickle of {} bytes can hold (a damaged or crafted file)",
+               what, op, op_at, index, pickle.size());
+    };
     const auto length_prefixed = [&](int prefix_bytes) {
       need(prefix_bytes, "length");
       const uint64_t length = little_endian(pickle.data() + at, prefix_bytes);
@@ -103,6 +114,7 @@ void check_pickle_lengths(std::span<const uint8_t> pickle, const std::string& wh
         break;
       case Argument::kFixed4:
         need(4, "argument");
+        if (op == 'r') check_memo_index(little_endian(pickle.data() + at, 4));  // LONG_BINPUT
         at += 4;
         break;
       case Argument::kFixed8:
@@ -123,9 +135,17 @@ void check_pickle_lengths(std::span<const uint8_t> pickle, const std::string& wh
         at += 8;
         need(little_endian(pickle.data() + at - 8, 8), "frame");
         break;
-      case Argument::kLine:
+      case Argument::kLine: {
+        const size_t argument_at = at;
         skip_line();
+        if (op == 'p') {  // PUT: the memo index as decimal text
+          uint64_t index = 0;
+          const auto* first = reinterpret_cast<const char*>(pickle.data() + argument_at);
+          const auto* last = reinterpret_cast<const char*>(pickle.data() + at - 1);
+          if (std::from_chars(first, last, index).ec == std::errc()) check_memo_index(index);
+        }
         break;
+      }
       case Argument::kTwoLines:
         skip_line();
         skip_line();

@@ -11,9 +11,10 @@
 namespace forensight {
 
 // Throws an Error naming `what`, the opcode and its offset when a length-prefixed argument (a
-// string, bytes, a long, a frame) or a newline-terminated one runs past the end of `pickle`. Stops
-// at STOP, or at an opcode it does not know (the reader judges that one), without reading past the
-// end.
+// string, bytes, a long, a frame) or a newline-terminated one runs past the end of `pickle`, or a
+// PUT names a memo index no pickle of this size could reach (LibTorch grows its memo table to it:
+// 30 GiB for fuzz/regressions/checkpoint/memo-index-2-billion.bin). Stops at STOP, or at an opcode
+// it does not know (the reader judges that one), without reading past the end.
 void check_pickle_lengths(std::span<const uint8_t> pickle, const std::string& what);
 
 }  // namespace forensight

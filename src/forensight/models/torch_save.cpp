@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "forensight/core/error.h"
+#include "forensight/models/torch_archive_check.h"
 
 namespace forensight::models {
 namespace {
@@ -629,6 +630,7 @@ TorchStateDict read_torch_save(const std::filesystem::path& path) {
   ValuePtr root;
   try {
     caffe2::serialize::PyTorchStreamReader reader(name);
+    check_torch_archive(reader, std::filesystem::file_size(path), fmt::format("'{}'", name));
     if (reader.hasRecord("byteorder")) {
       auto [data, size] = reader.getRecord("byteorder");
       const std::string order(static_cast<const char*>(data.get()), size);

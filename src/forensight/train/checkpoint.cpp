@@ -21,7 +21,7 @@
 #include "forensight/core/crc32.h"
 #include "forensight/core/error.h"
 #include "forensight/core/mapped_file.h"
-#include "forensight/core/pickle_lengths.h"
+#include "forensight/models/torch_archive_check.h"
 
 namespace forensight::train {
 namespace {
@@ -108,9 +108,6 @@ std::vector<NamedShape> tensor_shapes(const torch::nn::Module& model) {
   return shapes;
 }
 
-// LibTorch's unpickler trusts the lengths a pickle declares (core/pickle_lengths.h): every pickle
-// record of the archive is walked first, and one that declares more bytes than it holds is refused
-// before LibTorch allocates them. The records are small (the tensors are records of their own).
 // LibTorch's MemoryReadAdapter copies whatever range miniz asks for, and a cut-short archive's
 // directory points past the end: this one gives back only the bytes that are there.
 class BoundedReadAdapter final : public caffe2::serialize::ReadAdapterInterface {
@@ -128,14 +125,11 @@ class BoundedReadAdapter final : public caffe2::serialize::ReadAdapterInterface 
   std::span<const uint8_t> bytes_;
 };
 
-void check_archive_pickles(std::span<const uint8_t> payload, const std::string& path) {
+// LibTorch's readers trust the sizes an archive declares (models/torch_archive_check.h): the
+// archive is checked first, from the same checked bytes, before LibTorch allocates them.
+void check_archive(std::span<const uint8_t> payload, const std::string& path) {
   caffe2::serialize::PyTorchStreamReader reader(std::make_shared<BoundedReadAdapter>(payload));
-  for (const std::string& name : reader.getAllRecords()) {
-    if (!name.ends_with(".pkl")) continue;
-    const auto [data, size] = reader.getRecord(name);
-    check_pickle_lengths({static_cast<const uint8_t*>(data.get()), size},
-                         fmt::format("checkpoint '{}' (record {})", path, name));
-  }
+  models::check_torch_archive(reader, payload.size(), fmt::format("checkpoint '{}'", path));
 }
 
 struct OpenedArchive {
@@ -154,7 +148,7 @@ OpenedArchive open_archive(const std::string& path, const torch::Device& device)
   OpenedArchive opened;
   opened.has_trailer = checked.has_trailer;
   try {
-    check_archive_pickles(checked.payload, path);
+    check_archive(checked.payload, path);
     opened.archive.load_from(reinterpret_cast<const char*>(checked.payload.data()),
                              checked.payload.size(), device);
   } catch (const c10::Error& e) {

@@ -10,6 +10,15 @@
 namespace forensight::models {
 namespace {
 
+// An AVX2 clone chosen at load time by an ifunc resolver. Not under ThreadSanitizer: it instruments
+// the resolver, which the dynamic loader runs before TSan's runtime exists, and every executable
+// of the `make tsan` build died before main. That build runs the default clone.
+#if defined(__SANITIZE_THREAD__)
+#define FORENSIGHT_AVX2_CLONE
+#else
+#define FORENSIGHT_AVX2_CLONE __attribute__((target_clones("avx2", "default")))
+#endif
+
 // PyTorch's update rule: a strictly greater value, or a NaN, replaces the current maximum.
 inline bool replaces(float value, float current) {
   return value > current || value != value;
@@ -19,9 +28,9 @@ inline bool replaces(float value, float current) {
 // row that holds the window's maximum. So each input row is reduced over its 3 columns first
 // (horizontal: the best value and its column), then the output row over its 3 rows (vertical).
 // Both loops are branch-free over j so that the compiler vectorises them (-O3, AVX2 clone).
-__attribute__((target_clones("avx2", "default"))) void pool_plane(
-    const float* in, int64_t height, int64_t width, float* out, int64_t* indices,
-    int64_t out_height, int64_t out_width, float* row_max, int32_t* row_col) {
+FORENSIGHT_AVX2_CLONE void pool_plane(const float* in, int64_t height, int64_t width, float* out,
+                                      int64_t* indices, int64_t out_height, int64_t out_width,
+                                      float* row_max, int32_t* row_col) {
   // row_max, row_col: (height, out_width) scratch.
   // Output column j reads columns 2j-1, 2j, 2j+1; 2j always exists, 2j-1 not for j = 0, 2j+1 not
   // when it reaches the width. The middle range has all three.

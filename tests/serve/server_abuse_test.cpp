@@ -596,31 +596,22 @@ TEST(ServeAbuseIntegration, FloodOfLargeUploadsStaysUnderTheMemoryCap) {
   constexpr int kQueue = 2;
   const int port = testing::free_port();
   const std::string log = f.dir + "/flood.log";
-  const pid_t pid = spawn_server({forensight::testing::forensight_binary(),
-                                  "serve",
-                                  "--checkpoint",
-                                  checkpoint,
-                                  "--port",
-                                  std::to_string(port),
-                                  "--threads",
-                                  "1",
-                                  "--http-threads",
-                                  std::to_string(kHttpThreads),
-                                  "--max-body-mb",
-                                  std::to_string(kMaxBodyMb),
-                                  "--max-megapixels",
-                                  "4",
-                                  "--max-decodes",
-                                  std::to_string(kMaxDecodes),
-                                  "--queue-size",
-                                  std::to_string(kQueue),
-                                  "--max-batch",
-                                  "2",
-                                  "--keep-alive-s",
-                                  "1",
-                                  "--grace-s",
-                                  "2"},
+  const std::string binary = forensight::testing::forensight_binary();
+  // clang-format off
+  const pid_t pid = spawn_server({binary,             "serve",
+                                  "--checkpoint",     checkpoint,
+                                  "--port",           std::to_string(port),
+                                  "--threads",        "1",
+                                  "--http-threads",   std::to_string(kHttpThreads),
+                                  "--max-body-mb",    std::to_string(kMaxBodyMb),
+                                  "--max-megapixels", "4",
+                                  "--max-decodes",    std::to_string(kMaxDecodes),
+                                  "--queue-size",     std::to_string(kQueue),
+                                  "--max-batch",      "2",
+                                  "--keep-alive-s",   "1",
+                                  "--grace-s",        "2"},
                                  log);
+  // clang-format on
   ASSERT_GT(pid, 0);
   struct KillAtExit {  // a failed assertion must not leave the server running
     pid_t pid;

@@ -56,6 +56,19 @@ Argument argument_of(uint8_t op) {
   return Argument::kUnknown;
 }
 
+int fixed_width(Argument argument) {
+  switch (argument) {
+    case Argument::kFixed1:
+      return 1;
+    case Argument::kFixed2:
+      return 2;
+    case Argument::kFixed4:
+      return 4;
+    default:
+      return 8;
+  }
+}
+
 uint64_t little_endian(const uint8_t* p, int bytes) {
   uint64_t v = 0;
   for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | p[i];
@@ -100,27 +113,21 @@ void check_pickle_lengths(std::span<const uint8_t> pickle, const std::string& wh
       need(length, "argument");
       at += length;
     };
-    switch (argument_of(op)) {
+    const Argument argument = argument_of(op);
+    switch (argument) {
       case Argument::kNone:
         if (op == '.') return;  // STOP: what follows is not this pickle's
         break;
       case Argument::kFixed1:
-        need(1, "argument");
-        at += 1;
-        break;
       case Argument::kFixed2:
-        need(2, "argument");
-        at += 2;
-        break;
       case Argument::kFixed4:
-        need(4, "argument");
+      case Argument::kFixed8: {
+        const int width = fixed_width(argument);
+        need(width, "argument");
         if (op == 'r') check_memo_index(little_endian(pickle.data() + at, 4));  // LONG_BINPUT
-        at += 4;
+        at += width;
         break;
-      case Argument::kFixed8:
-        need(8, "argument");
-        at += 8;
-        break;
+      }
       case Argument::kLength1:
         length_prefixed(1);
         break;

@@ -73,7 +73,8 @@ status=0
 done=$(date +%s)
 
 # Every report, whichever test or child process printed it (ctest keeps all output).
-reports=$(grep -cE '^(SUMMARY: (Address|Leak|Thread|UndefinedBehavior)Sanitizer|.*: runtime error: )' \
+# (A rank's lines come through the launcher with a "[rank N] " prefix.)
+reports=$(grep -cE '^(\[rank [0-9]+\] )?(SUMMARY: (Address|Leak|Thread|UndefinedBehavior)Sanitizer|.*: runtime error: )' \
   "$build/Testing/Temporary/LastTest.log" || true)
 echo "sanitize $kind: build $((built - start)) s, tests $((done - built)) s on $jobs jobs;" \
   "$(grep -E 'tests passed' "$log" | tail -1); sanitizer reports: $reports" \

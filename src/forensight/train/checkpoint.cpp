@@ -39,6 +39,26 @@ torch::Tensor progress_tensor(const TrainProgress& p) {
                        torch::kInt64);
 }
 
+// LibTorch gives a loaded tensor the view (offset, sizes, strides) the archive names without
+// checking it against the storage, so a crafted header field could be read past its storage's end
+// (found by fuzz/fuzz_checkpoint.cpp: fuzz/regressions/checkpoint/progress-view-past-storage.bin).
+void check_within_storage(const torch::Tensor& t, const char* field, const std::string& path) {
+  unsigned __int128 last = static_cast<unsigned __int128>(std::max<int64_t>(t.storage_offset(), 0));
+  bool empty = false;
+  bool valid = t.storage_offset() >= 0;
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    valid = valid && t.size(d) >= 0 && t.stride(d) >= 0;
+    if (t.size(d) == 0) empty = true;
+    if (valid && t.size(d) > 0)
+      last += static_cast<unsigned __int128>(t.size(d) - 1) * static_cast<uint64_t>(t.stride(d));
+  }
+  const unsigned __int128 needed = (last + 1) * static_cast<uint64_t>(t.element_size());
+  FS_CHECK(valid && (empty || needed <= t.storage().nbytes()),
+           "checkpoint '{}': {} is a view past the end of its storage ({} bytes; a damaged or "
+           "crafted file)",
+           path, field, t.storage().nbytes());
+}
+
 void check_readable(const std::string& path) {
   FS_CHECK(std::filesystem::is_regular_file(path),
            "checkpoint '{}' does not exist or is not a file", path);
@@ -67,6 +87,7 @@ Checkpoint read_fields(torch::serialize::InputArchive& archive, const std::strin
   c.config_json = config.toStringRef();
   torch::Tensor progress;
   archive.read("progress", progress);
+  check_within_storage(progress, "progress", path);
   progress = progress.to(torch::kCPU);  // the archive may have been mapped to a GPU
   // accessor<> checks the type and rank but not the length: five values are read below.
   FS_CHECK(progress.scalar_type() == torch::kInt64 && progress.dim() == 1 && progress.numel() == 5,
@@ -80,11 +101,16 @@ Checkpoint read_fields(torch::serialize::InputArchive& archive, const std::strin
   c.progress.epochs_without_improvement = p[4];
   torch::Tensor best;
   archive.read("best_metric", best);
+  check_within_storage(best, "best_metric", path);
   c.progress.best_metric = best.item<double>();
   torch::Tensor ranges;
-  if (archive.try_read("int8_ranges", ranges)) c.int8_ranges = ranges.to(torch::kCPU);
+  if (archive.try_read("int8_ranges", ranges)) {
+    check_within_storage(ranges, "int8_ranges", path);
+    c.int8_ranges = ranges.to(torch::kCPU);
+  }
   torch::Tensor scaler;  // (2) float64: scale, growth tracker; absent in older checkpoints
   if (archive.try_read("loss_scaler", scaler)) {
+    check_within_storage(scaler, "loss_scaler", path);
     scaler = scaler.to(torch::kCPU);
     FS_CHECK(scaler.dim() == 1 && scaler.numel() == 2,
              "checkpoint '{}': loss_scaler should hold 2 values (scale, growth tracker), got {}",
@@ -93,7 +119,10 @@ Checkpoint read_fields(torch::serialize::InputArchive& archive, const std::strin
     c.loss_scaler.growth_tracker = scaler[1].item<int64_t>();
   }
   torch::Tensor world;  // (1) int64; absent in checkpoints of single-process runs before DDP
-  if (archive.try_read("world_size", world)) c.world_size = world.to(torch::kCPU).item<int64_t>();
+  if (archive.try_read("world_size", world)) {
+    check_within_storage(world, "world_size", path);
+    c.world_size = world.to(torch::kCPU).item<int64_t>();
+  }
   return c;
 }
 

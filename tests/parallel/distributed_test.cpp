@@ -36,9 +36,7 @@ namespace {
 using forensight::testing::free_port;
 using forensight::testing::self_path;
 
-bool launched() {
-  return std::getenv("RANK") != nullptr && std::getenv("WORLD_SIZE") != nullptr;
-}
+using forensight::testing::launched;
 
 // Runs `worker` (a DistributedWorker test) on 2 ranks through `forensight launch`.
 void run_worker_on_two_ranks(const std::string& worker) {

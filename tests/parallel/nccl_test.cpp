@@ -87,9 +87,7 @@ RendezvousInfo world_of_one() {
   return info;
 }
 
-bool launched() {
-  return std::getenv("RANK") != nullptr && std::getenv("WORLD_SIZE") != nullptr;
-}
+using forensight::testing::launched;
 
 struct DlClose {
   void operator()(void* handle) const { dlclose(handle); }

@@ -20,7 +20,8 @@ void check_torch_archive(caffe2::serialize::PyTorchStreamReader& reader, uint64_
              what, name, declared, archive_bytes);
   }
   for (const std::string& name : records) {
-    if (!name.ends_with(".pkl")) continue;
+    // data.pkl, constants.pkl, and the code's .debug_pkl source maps: LibTorch unpickles them all.
+    if (!name.ends_with(".pkl") && !name.ends_with(".debug_pkl")) continue;
     const auto [data, size] = reader.getRecord(name);
     check_pickle_lengths({static_cast<const uint8_t*>(data.get()), size},
                          fmt::format("{} (record {})", what, name));

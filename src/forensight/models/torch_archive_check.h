@@ -12,9 +12,9 @@
 namespace forensight::models {
 
 // Throws an Error naming `what` and the record when a record declares more bytes than the whole
-// archive (`archive_bytes`; PyTorch stores records uncompressed), or a .pkl record's pickle
-// declares a length past its end (core/pickle_lengths.h). Reads the pickle records only: a few
-// kilobytes.
+// archive (`archive_bytes`; PyTorch stores records uncompressed), or a .pkl or .debug_pkl record's
+// pickle declares a length past its end (core/pickle_lengths.h). Reads the pickle records only: a
+// few kilobytes.
 void check_torch_archive(caffe2::serialize::PyTorchStreamReader& reader, uint64_t archive_bytes,
                          const std::string& what);
 

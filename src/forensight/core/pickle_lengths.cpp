@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cstring>
+#include <functional>
 #include <string_view>
 #include <system_error>
 
@@ -77,7 +78,8 @@ uint64_t little_endian(const uint8_t* p, int bytes) {
 
 }  // namespace
 
-void check_pickle_lengths(std::span<const uint8_t> pickle, const std::string& what) {
+void walk_pickle(std::span<const uint8_t> pickle, const std::string& what,
+                 const std::function<void(const PickleOpcode&)>& visit) {
   size_t at = 0;
   while (at < pickle.size()) {
     const size_t op_at = at;
@@ -106,17 +108,20 @@ void check_pickle_lengths(std::span<const uint8_t> pickle, const std::string& wh
                "pickle of {} bytes can hold (a damaged or crafted file)",
                what, op, op_at, index, pickle.size());
     };
+    size_t argument_at = at;  // where the argument handed to `visit` starts
+    size_t argument_end = at;
     const auto length_prefixed = [&](int prefix_bytes) {
       need(prefix_bytes, "length");
       const uint64_t length = little_endian(pickle.data() + at, prefix_bytes);
       at += prefix_bytes;
       need(length, "argument");
+      argument_at = at;
       at += length;
+      argument_end = at;
     };
     const Argument argument = argument_of(op);
     switch (argument) {
       case Argument::kNone:
-        if (op == '.') return;  // STOP: what follows is not this pickle's
         break;
       case Argument::kFixed1:
       case Argument::kFixed2:
@@ -126,6 +131,7 @@ void check_pickle_lengths(std::span<const uint8_t> pickle, const std::string& wh
         need(width, "argument");
         if (op == 'r') check_memo_index(little_endian(pickle.data() + at, 4));  // LONG_BINPUT
         at += width;
+        argument_end = at;
         break;
       }
       case Argument::kLength1:
@@ -137,18 +143,19 @@ void check_pickle_lengths(std::span<const uint8_t> pickle, const std::string& wh
       case Argument::kLength8:
         length_prefixed(8);
         break;
-      case Argument::kFrame:
+      case Argument::kFrame:  // the argument is the length: the frame's opcodes follow
         need(8, "length");
         at += 8;
+        argument_end = at;
         need(little_endian(pickle.data() + at - 8, 8), "frame");
         break;
       case Argument::kLine: {
-        const size_t argument_at = at;
         skip_line();
+        argument_end = at - 1;
         if (op == 'p') {  // PUT: the memo index as decimal text
           uint64_t index = 0;
           const auto* first = reinterpret_cast<const char*>(pickle.data() + argument_at);
-          const auto* last = reinterpret_cast<const char*>(pickle.data() + at - 1);
+          const auto* last = reinterpret_cast<const char*>(pickle.data() + argument_end);
           if (std::from_chars(first, last, index).ec == std::errc()) check_memo_index(index);
         }
         break;
@@ -156,11 +163,18 @@ void check_pickle_lengths(std::span<const uint8_t> pickle, const std::string& wh
       case Argument::kTwoLines:
         skip_line();
         skip_line();
+        argument_end = at - 1;
         break;
       case Argument::kUnknown:
         return;
     }
+    if (visit) visit({op, op_at, pickle.subspan(argument_at, argument_end - argument_at)});
+    if (op == '.') return;  // STOP: what follows is not this pickle's
   }
+}
+
+void check_pickle_lengths(std::span<const uint8_t> pickle, const std::string& what) {
+  walk_pickle(pickle, what, {});
 }
 
 }  // namespace forensight

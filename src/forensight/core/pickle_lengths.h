@@ -4,7 +4,9 @@
 // missing: a 12 KiB crafted checkpoint made it take 3.4 GiB (found by fuzz/fuzz_checkpoint.cpp;
 // the input is fuzz/regressions/checkpoint/unpickler-reserves-4gib.bin).
 #pragma once
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 
@@ -16,5 +18,19 @@ namespace forensight {
 // 30 GiB for fuzz/regressions/checkpoint/memo-index-2-billion.bin). Stops at STOP, or at an opcode
 // it does not know (the reader judges that one), without reading past the end.
 void check_pickle_lengths(std::span<const uint8_t> pickle, const std::string& what);
+
+// One opcode as the walk meets it. `argument` is its argument's bytes: after a length prefix
+// (a string's text, a LONG1's digits), the fixed bytes (BININT's four), a line without its
+// newline, GLOBAL's two lines with the newline between them; empty for an opcode without one.
+struct PickleOpcode {
+  uint8_t code = 0;
+  size_t offset = 0;
+  std::span<const uint8_t> argument;
+};
+
+// The same walk and checks, handing each opcode to `visit` (may be empty) before the next one is
+// read: a reader of the pickle's structure (core/pickle_storages.h) sees only checked bytes.
+void walk_pickle(std::span<const uint8_t> pickle, const std::string& what,
+                 const std::function<void(const PickleOpcode&)>& visit);
 
 }  // namespace forensight

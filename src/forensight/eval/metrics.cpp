@@ -182,11 +182,11 @@ std::vector<SourceMetrics> per_source(std::span<const double> scores, std::span<
   return rows;
 }
 
+}  // namespace
+
 nlohmann::json number_or_null(double value) {
   return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(nullptr);
 }
-
-}  // namespace
 
 double roc_auc(std::span<const double> scores, std::span<const int> labels) {
   validate(scores, labels);

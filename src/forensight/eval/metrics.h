@@ -85,6 +85,9 @@ std::vector<RocPoint> roc_curve(std::span<const double> scores, std::span<const 
 // EER on a ROC curve as roc_curve returns it (starting at (0, 0), ending at (1, 1)).
 double equal_error_rate(std::span<const RocPoint> roc);
 
+// A metric for JSON: NaN and infinity (an undefined metric) become null, which JSON can hold.
+nlohmann::json number_or_null(double value);
+
 // NaN and infinity become null. The ROC becomes three parallel arrays (fpr, tpr, threshold).
 nlohmann::json to_json(const Metrics& metrics);
 nlohmann::json to_json(const SourceMetrics& source);

@@ -11,10 +11,6 @@
 namespace forensight::eval {
 namespace {
 
-nlohmann::json number_or_null(double value) {
-  return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(nullptr);
-}
-
 // Four decimals are enough to compare detectors and keep tables narrow; undefined shows as n/a.
 std::string cell(double value) {
   return std::isfinite(value) ? fmt::format("{:.4f}", value) : std::string("n/a");

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "forensight/core/error.h"
+#include "forensight/core/mapped_file.h"
 #include "forensight/models/torch_archive_check.h"
 
 namespace forensight::models {
@@ -600,11 +601,12 @@ WeightFileFormat detect_weight_file_format(const std::filesystem::path& path) {
   in.read(head.data(), head.size());
   const auto got = static_cast<size_t>(in.gcount());
   if (got >= 4 && std::memcmp(head.data(), "PK\x03\x04", 4) == 0) {
+    const MappedFile file(path.string());
     try {
-      caffe2::serialize::PyTorchStreamReader reader(path.string());
+      const auto reader = open_torch_archive(file.bytes(), fmt::format("'{}'", path.string()));
       // LibTorch archives (torch::save, torch.jit.save) carry constants.pkl; torch.save does not.
-      return reader.hasRecord("constants.pkl") ? WeightFileFormat::kLibTorchArchive
-                                               : WeightFileFormat::kTorchSave;
+      return reader->hasRecord("constants.pkl") ? WeightFileFormat::kLibTorchArchive
+                                                : WeightFileFormat::kTorchSave;
     } catch (const c10::Error&) {
       return WeightFileFormat::kUnknown;  // a zip, but not PyTorch's
     }
@@ -629,8 +631,10 @@ TorchStateDict read_torch_save(const std::filesystem::path& path) {
            name);
   ValuePtr root;
   try {
-    caffe2::serialize::PyTorchStreamReader reader(name);
-    check_torch_archive(reader, std::filesystem::file_size(path), fmt::format("'{}'", name));
+    // Read from the bytes that were checked, not the path again.
+    const MappedFile file(name);
+    const auto opened = open_torch_archive(file.bytes(), fmt::format("'{}'", name));
+    caffe2::serialize::PyTorchStreamReader& reader = *opened;
     if (reader.hasRecord("byteorder")) {
       auto [data, size] = reader.getRecord("byteorder");
       const std::string order(static_cast<const char*>(data.get()), size);

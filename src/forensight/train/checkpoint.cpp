@@ -3,9 +3,6 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
-#include <caffe2/serialize/inline_container.h>
-#include <caffe2/serialize/read_adapter_interface.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -137,28 +134,10 @@ std::vector<NamedShape> tensor_shapes(const torch::nn::Module& model) {
   return shapes;
 }
 
-// LibTorch's MemoryReadAdapter copies whatever range miniz asks for, and a cut-short archive's
-// directory points past the end: this one gives back only the bytes that are there.
-class BoundedReadAdapter final : public caffe2::serialize::ReadAdapterInterface {
- public:
-  explicit BoundedReadAdapter(std::span<const uint8_t> bytes) : bytes_(bytes) {}
-  size_t size() const override { return bytes_.size(); }
-  size_t read(uint64_t pos, void* buf, size_t n, const char* what = "") const override {
-    if (pos >= bytes_.size()) return 0;
-    n = std::min<size_t>(n, bytes_.size() - pos);
-    std::memcpy(buf, bytes_.data() + pos, n);
-    return n;
-  }
-
- private:
-  std::span<const uint8_t> bytes_;
-};
-
 // LibTorch's readers trust the sizes an archive declares (models/torch_archive_check.h): the
 // archive is checked first, from the same checked bytes, before LibTorch allocates them.
 void check_archive(std::span<const uint8_t> payload, const std::string& path) {
-  caffe2::serialize::PyTorchStreamReader reader(std::make_shared<BoundedReadAdapter>(payload));
-  models::check_torch_archive(reader, payload.size(), fmt::format("checkpoint '{}'", path));
+  models::open_torch_archive(payload, fmt::format("checkpoint '{}'", path));
 }
 
 struct OpenedArchive {

@@ -136,5 +136,20 @@ TEST(ZipDirectoryTest, Zip64SizesPastTheFileAreRefusedInEveryDirectory) {
             std::string::npos);
 }
 
+TEST(ZipDirectoryTest, FilesShorterThanAZip64RecordAreNotReadPastTheirEnd) {
+  // fuzz/regressions/torch_save/zip64-locator-in-55-bytes.bin: an end record with a zip64 locator
+  // before it, in fewer bytes than a zip64 record takes (the bound wrapped around; ASan).
+  for (size_t size = 42; size < 100; ++size) {
+    std::vector<uint8_t> file(size, 0);
+    const size_t eocd = size - 22;
+    const size_t locator = eocd - 20;
+    for (int i = 0; i < 4; ++i) {
+      file[eocd + i] = static_cast<uint8_t>(0x06054b50u >> (8 * i));
+      file[locator + i] = static_cast<uint8_t>(0x07064b50u >> (8 * i));
+    }
+    EXPECT_EQ(error_of([&] { check_zip_directory(file, "x"); }), "") << size;
+  }
+}
+
 }  // namespace
 }  // namespace forensight

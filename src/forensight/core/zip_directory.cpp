@@ -126,7 +126,7 @@ void check_zip_directory(std::span<const uint8_t> file, const std::string& what)
     if (locator >= kZip64EndOfDirectoryBytes) records.insert(locator - kZip64EndOfDirectoryBytes);
     records.insert(read_le(file, locator + 8, 8));
     for (const uint64_t record : records) {
-      if (record > size - kZip64EndOfDirectoryBytes) continue;
+      if (size < kZip64EndOfDirectoryBytes || record > size - kZip64EndOfDirectoryBytes) continue;
       if (read_le(file, record, 4) != kZip64EndOfDirectorySignature) continue;
       add(read_le(file, record + 48, 8), read_le(file, record + 40, 8), read_le(file, record + 32, 8),
           record);

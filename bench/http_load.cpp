@@ -4,6 +4,8 @@
 
 #ifdef FORENSIGHT_SERVE
 #include <httplib.h>
+#include <sys/resource.h>
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -48,6 +50,16 @@ struct Sample {
   int batch_size = 0;  // what the answer says its forward pass held, 0 when it does not say
 };
 
+// CPU seconds (user + system) of every thread of this process so far.
+double process_cpu_seconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  const auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6;
+  };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
 int batch_size_of(const std::string& body) {
   const auto json = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (!json.is_object() || !json.contains("models") || !json["models"].is_array() ||
@@ -81,6 +93,8 @@ HttpLoadResult run_http_load(const HttpLoadOptions& o, const std::vector<std::st
            o.warmup_s);
   FS_CHECK(o.max_requests >= 0, "the request cap must be >= 0, got {}", o.max_requests);
   const int n = o.concurrency;
+  const Clock::time_point began = Clock::now();
+  const double cpu_at_start = process_cpu_seconds();
   std::vector<std::vector<Sample>> samples(static_cast<size_t>(n));
   std::vector<std::string> first_errors(static_cast<size_t>(n));
   const Clock::time_point opened = Clock::now() + std::chrono::duration_cast<Clock::duration>(
@@ -130,6 +144,8 @@ HttpLoadResult run_http_load(const HttpLoadOptions& o, const std::vector<std::st
   for (auto& thread : threads) thread.join();
 
   HttpLoadResult r;
+  r.client_cpu_s = process_cpu_seconds() - cpu_at_start;
+  r.wall_s = std::chrono::duration<double>(Clock::now() - began).count();
   r.concurrency = n;
   r.seconds = capped_at_s.load();
   std::vector<double> latency_ms;

@@ -31,6 +31,12 @@ struct HttpLoadResult {
   // window closed (the load waits for it), so a connection left waiting is not hidden.
   double p50_ms = 0.0, p90_ms = 0.0, p99_ms = 0.0, max_ms = 0.0;
   double mean_batch_size = 0.0;  // mean "batch_size" the answers report (0 when none do)
+  // The load generator's own cost: CPU seconds this process spent (every thread: the connection
+  // threads send, receive and parse) over the whole load, warm-up and drain included, and that
+  // span's wall seconds. On a machine the server shares with its load, what the client burns
+  // the server cannot use, so a throughput ratio against an offline pass needs this beside it.
+  double client_cpu_s = 0.0;
+  double wall_s = 0.0;
   std::string first_error;       // what the first failure was, "" when none
 };
 

@@ -6,7 +6,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <sstream>
 
 #include "forensight/core/error.h"
 #include "forensight/core/process.h"
@@ -77,6 +82,24 @@ int ServerProcess::stop(double grace_s) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return exit_status_;
+}
+
+double ServerProcess::cpu_seconds() const {
+  constexpr double kUnknown = std::numeric_limits<double>::quiet_NaN();
+  if (exit_status_ >= 0) return kUnknown;
+  std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
+  const std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The command name (field 2) is in parentheses and may hold spaces: fields count from the last
+  // ')'. utime and stime are fields 14 and 15, in clock ticks.
+  const size_t name_end = stat.rfind(')');
+  if (name_end == std::string::npos) return kUnknown;
+  std::istringstream fields(stat.substr(name_end + 1));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i)
+    if (i >= 14) ticks += std::strtod(field.c_str(), nullptr);
+  if (!fields) return kUnknown;
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 void ServerProcess::fail_not_ready(const std::string& why) {

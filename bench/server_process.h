@@ -31,6 +31,10 @@ class ServerProcess {
   // Idempotent: later calls return the first status.
   int stop(double grace_s = 10.0);
 
+  // CPU seconds (user + system, every thread) the server process has used so far, from
+  // /proc/PID/stat; NaN once it has exited or where /proc cannot be read.
+  double cpu_seconds() const;
+
   const std::string& command() const { return command_; }  // the argv as one shell line
   const std::string& log_path() const { return log_path_; }
 

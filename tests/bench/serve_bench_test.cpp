@@ -65,6 +65,18 @@ TEST(ServeBenchIntegration, MeasuresEveryServerAtEveryConcurrencyWithoutErrors) 
       EXPECT_GT(point["requests"].get<int64_t>(), 0) << server["name"];
       EXPECT_EQ(point["errors"].get<int64_t>(), 0) << point.dump(2);
       EXPECT_LE(point["p50_ms"].get<double>(), point["p99_ms"].get<double>());
+      // Both sides of the load spent CPU (the server decoded and ran every image, the client
+      // sent them), each a share of the machine in (0, 1]; shares of one span add to <= 1 plus
+      // the clock's granularity (10 ms ticks on the server's side).
+      const double wall = point["wall_s"].get<double>();
+      EXPECT_GT(wall, 0.0);
+      EXPECT_GT(point["client_cpu_s"].get<double>(), 0.0) << point.dump(2);
+      ASSERT_TRUE(point["server_cpu_s"].is_number()) << point.dump(2);
+      EXPECT_GT(point["server_cpu_s"].get<double>(), 0.0) << point.dump(2);
+      const double shares =
+          point["client_cpu_share"].get<double>() + point["server_cpu_share"].get<double>();
+      EXPECT_GT(shares, 0.0);
+      EXPECT_LE(shares, 1.0 + 0.05 / wall) << point.dump(2);
     }
   }
   EXPECT_EQ(result["servers"][0]["engine"].get<std::string>().substr(0, 4), "int8");
@@ -73,6 +85,9 @@ TEST(ServeBenchIntegration, MeasuresEveryServerAtEveryConcurrencyWithoutErrors) 
     EXPECT_GT(offline["images_per_s"].get<double>(), 0.0);
   // Batched against unbatched and served against offline, per engine; no Python, no p99 point.
   EXPECT_EQ(result["targets"].size(), 4u) << result["targets"].dump(2);
+  for (const auto& target : result["targets"])  // served vs offline names each side's CPU share
+    if (target["unit"] == "share")
+      EXPECT_NE(target.value("note", "").find("load generator"), std::string::npos) << target;
   std::error_code ignored;
   std::filesystem::remove_all(dir, ignored);
 }

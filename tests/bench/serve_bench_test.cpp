@@ -85,9 +85,11 @@ TEST(ServeBenchIntegration, MeasuresEveryServerAtEveryConcurrencyWithoutErrors) 
     EXPECT_GT(offline["images_per_s"].get<double>(), 0.0);
   // Batched against unbatched and served against offline, per engine; no Python, no p99 point.
   EXPECT_EQ(result["targets"].size(), 4u) << result["targets"].dump(2);
-  for (const auto& target : result["targets"])  // served vs offline names each side's CPU share
-    if (target["unit"] == "share")
+  for (const auto& target : result["targets"]) {  // served vs offline names each side's CPU share
+    if (target["unit"] == "share") {
       EXPECT_NE(target.value("note", "").find("load generator"), std::string::npos) << target;
+    }
+  }
   std::error_code ignored;
   std::filesystem::remove_all(dir, ignored);
 }

@@ -37,7 +37,7 @@ struct HttpLoadResult {
   // the server cannot use, so a throughput ratio against an offline pass needs this beside it.
   double client_cpu_s = 0.0;
   double wall_s = 0.0;
-  std::string first_error;       // what the first failure was, "" when none
+  std::string first_error;  // what the first failure was, "" when none
 };
 
 // Runs the load: connection thread i sends images[(i + k * concurrency) % images.size()] as its

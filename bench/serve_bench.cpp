@@ -298,21 +298,22 @@ void measure_server(ServerRun& run, std::vector<std::string> argv, int port,
 }
 
 nlohmann::json point_json(const HttpLoadResult& r, double server_cpu_s) {
-  nlohmann::json j = {{"concurrency", r.concurrency},
-                      {"wall_s", r.wall_s},
-                      {"client_cpu_s", r.client_cpu_s},
-                      {"client_cpu_share", machine_share(r.client_cpu_s, r.wall_s)},
-                      {"server_cpu_s", eval::number_or_null(server_cpu_s)},
-                      {"server_cpu_share", eval::number_or_null(machine_share(server_cpu_s, r.wall_s))},
-                      {"requests", r.requests},
-                      {"errors", r.errors},
-                      {"seconds", r.seconds},
-                      {"images_per_s", r.images_per_s},
-                      {"p50_ms", r.p50_ms},
-                      {"p90_ms", r.p90_ms},
-                      {"p99_ms", r.p99_ms},
-                      {"max_ms", r.max_ms},
-                      {"mean_batch_size", r.mean_batch_size}};
+  nlohmann::json j = {
+      {"concurrency", r.concurrency},
+      {"wall_s", r.wall_s},
+      {"client_cpu_s", r.client_cpu_s},
+      {"client_cpu_share", machine_share(r.client_cpu_s, r.wall_s)},
+      {"server_cpu_s", eval::number_or_null(server_cpu_s)},
+      {"server_cpu_share", eval::number_or_null(machine_share(server_cpu_s, r.wall_s))},
+      {"requests", r.requests},
+      {"errors", r.errors},
+      {"seconds", r.seconds},
+      {"images_per_s", r.images_per_s},
+      {"p50_ms", r.p50_ms},
+      {"p90_ms", r.p90_ms},
+      {"p99_ms", r.p99_ms},
+      {"max_ms", r.max_ms},
+      {"mean_batch_size", r.mean_batch_size}};
   if (!r.first_error.empty()) j["first_error"] = r.first_error;
   return j;
 }
@@ -410,10 +411,10 @@ nlohmann::json judge_targets(const ServeBenchOptions& o, const std::vector<Serve
 
 std::string format_table(const std::vector<ServerRun>& runs) {
   // CPU columns: the server's and the load generator's share of the whole machine over the load.
-  std::string table = fmt::format(
-      "{:<30} {:<15} {:<14} {:>5} {:>8} {:>8} {:>8} {:>8} {:>7} {:>6} {:>7} {:>7}\n", "server",
-      "engine", "batching", "conc", "img/s", "p50 ms", "p90 ms", "p99 ms", "errors", "batch",
-      "srv CPU", "load CPU");
+  std::string table =
+      fmt::format("{:<30} {:<15} {:<14} {:>5} {:>8} {:>8} {:>8} {:>8} {:>7} {:>6} {:>7} {:>7}\n",
+                  "server", "engine", "batching", "conc", "img/s", "p50 ms", "p90 ms", "p99 ms",
+                  "errors", "batch", "srv CPU", "load CPU");
   const auto percent = [](double share) {
     return std::isfinite(share) ? fmt::format("{:.0f}%", 100 * share) : "-";
   };
@@ -421,7 +422,8 @@ std::string format_table(const std::vector<ServerRun>& runs) {
     for (size_t i = 0; i < run.points.size(); ++i) {
       const HttpLoadResult& p = run.points[i];
       table += fmt::format(
-          "{:<30} {:<15} {:<14} {:>5} {:>8.1f} {:>8.1f} {:>8.1f} {:>8.1f} {:>7} {:>6} {:>7} {:>7}\n",
+          "{:<30} {:<15} {:<14} {:>5} {:>8.1f} {:>8.1f} {:>8.1f} {:>8.1f} {:>7} {:>6} {:>7} "
+          "{:>7}\n",
           run.name, run.engine, run.batching, p.concurrency, p.images_per_s, p.p50_ms, p.p90_ms,
           p.p99_ms, fmt::format("{}/{}", p.errors, p.requests),
           p.mean_batch_size > 0 ? fmt::format("{:.1f}", p.mean_batch_size) : "-",

@@ -20,8 +20,8 @@ void put_le(std::vector<uint8_t>& out, uint64_t value, int bytes) {
 }
 
 struct ZipOptions {
-  uint32_t size32 = 5;         // the central directory's 32-bit sizes
-  bool zip64_field = false;    // an extra field with the 64-bit sizes (size32 then 0xffffffff)
+  uint32_t size32 = 5;       // the central directory's 32-bit sizes
+  bool zip64_field = false;  // an extra field with the 64-bit sizes (size32 then 0xffffffff)
   uint64_t size64 = 5;
   bool zip64_records = false;  // a zip64 end-of-directory record and locator
   std::string prefix;          // bytes before the archive

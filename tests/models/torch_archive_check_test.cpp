@@ -42,8 +42,7 @@ TEST(TorchArchiveCheckTest, LibTorchArchivePassesAndItsStoragesAreRead) {
   const auto reader = open_torch_archive(bytes, "'in-memory'");
   ASSERT_TRUE(reader->hasRecord("data.pkl"));
   const auto [data, size] = reader->getRecord("data.pkl");
-  const auto found =
-      pickled_storages({static_cast<const uint8_t*>(data.get()), size}, "data.pkl");
+  const auto found = pickled_storages({static_cast<const uint8_t*>(data.get()), size}, "data.pkl");
   ASSERT_EQ(found.size(), 2u);
   std::vector<int64_t> elements{found[0].elements, found[1].elements};
   std::sort(elements.begin(), elements.end());

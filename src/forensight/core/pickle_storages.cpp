@@ -82,16 +82,17 @@ class StackMachine {
       case 'M':  // BININT2
         push(unsigned_little_endian(arg));
         break;
-      case 'J':     // BININT
-      case 0x8a:    // LONG1
-      case 0x8b:    // LONG4
+      case 'J':   // BININT
+      case 0x8a:  // LONG1
+      case 0x8b:  // LONG4
         push(signed_little_endian(arg));
         break;
       case 'I': {  // INT: decimal text
         int64_t v = 0;
         const auto* first = reinterpret_cast<const char*>(arg.data());
         const auto [end, ec] = std::from_chars(first, first + arg.size(), v);
-        push(ec == std::errc() && end == first + arg.size() ? integer(v) : make(Item::Kind::kOther));
+        push(ec == std::errc() && end == first + arg.size() ? integer(v)
+                                                            : make(Item::Kind::kOther));
         break;
       }
       case 'X':   // BINUNICODE
@@ -172,8 +173,8 @@ class StackMachine {
       case 0x94:  // MEMOIZE
         memo_[memo_.size()] = top();
         break;
-      case 'g':  // GET
-      case 'h':  // BINGET
+      case 'g':    // GET
+      case 'h':    // BINGET
       case 'j': {  // LONG_BINGET
         const auto found = memo_.find(memo_index(op));
         push(found != memo_.end() ? found->second : make(Item::Kind::kOther));
@@ -194,9 +195,10 @@ class StackMachine {
 
  private:
   [[noreturn]] void underflow() {
-    fail("{}: the pickle's opcode 0x{:02x} at byte {} takes more values than its stack holds (a "
-         "damaged or crafted file)",
-         what_, op_->code, op_->offset);
+    fail(
+        "{}: the pickle's opcode 0x{:02x} at byte {} takes more values than its stack holds (a "
+        "damaged or crafted file)",
+        what_, op_->code, op_->offset);
   }
   void push(ItemPtr item) { stack_.push_back(std::move(item)); }
   const ItemPtr& top() {

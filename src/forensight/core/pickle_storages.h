@@ -12,10 +12,10 @@
 namespace forensight {
 
 struct PickledStorage {
-  std::string key;         // the record's name in the pickle's data directory
-  std::string type;        // the GLOBAL's name: "FloatStorage", "LongStorage", ...
-  int64_t elements = 0;    // numel, as declared
-  size_t offset = 0;       // of the BINPERSID opcode, for messages
+  std::string key;       // the record's name in the pickle's data directory
+  std::string type;      // the GLOBAL's name: "FloatStorage", "LongStorage", ...
+  int64_t elements = 0;  // numel, as declared
+  size_t offset = 0;     // of the BINPERSID opcode, for messages
 };
 
 // Follows the pickle's stack as an unpickler would, far enough to see each BINPERSID's argument

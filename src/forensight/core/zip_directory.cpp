@@ -128,8 +128,8 @@ void check_zip_directory(std::span<const uint8_t> file, const std::string& what)
     for (const uint64_t record : records) {
       if (size < kZip64EndOfDirectoryBytes || record > size - kZip64EndOfDirectoryBytes) continue;
       if (read_le(file, record, 4) != kZip64EndOfDirectorySignature) continue;
-      add(read_le(file, record + 48, 8), read_le(file, record + 40, 8), read_le(file, record + 32, 8),
-          record);
+      add(read_le(file, record + 48, 8), read_le(file, record + 40, 8),
+          read_le(file, record + 32, 8), record);
     }
   }
   for (const Directory& d : directories) check_directory(file, d, what);

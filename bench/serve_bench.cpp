@@ -88,7 +88,7 @@ struct ServerRun {
   std::string kind;       // forensight or python
   std::string precision;  // int8 or fp32
   bool batched = false;
-  std::string batching;  // "max 8 / 5 ms", "off (max 1)", "none"
+  std::string batching;  // "max 8 / 5 ms", "max 16 / 5 ms, 2 instances", "off (max 1)", "none"
   std::string engine;    // what the server says it runs
   std::string checkpoint;
   std::string command;
@@ -412,7 +412,7 @@ nlohmann::json judge_targets(const ServeBenchOptions& o, const std::vector<Serve
 std::string format_table(const std::vector<ServerRun>& runs) {
   // CPU columns: the server's and the load generator's share of the whole machine over the load.
   std::string table =
-      fmt::format("{:<30} {:<15} {:<14} {:>5} {:>8} {:>8} {:>8} {:>8} {:>7} {:>6} {:>7} {:>7}\n",
+      fmt::format("{:<30} {:<15} {:<26} {:>5} {:>8} {:>8} {:>8} {:>8} {:>7} {:>6} {:>7} {:>7}\n",
                   "server", "engine", "batching", "conc", "img/s", "p50 ms", "p90 ms", "p99 ms",
                   "errors", "batch", "srv CPU", "load CPU");
   const auto percent = [](double share) {
@@ -422,7 +422,7 @@ std::string format_table(const std::vector<ServerRun>& runs) {
     for (size_t i = 0; i < run.points.size(); ++i) {
       const HttpLoadResult& p = run.points[i];
       table += fmt::format(
-          "{:<30} {:<15} {:<14} {:>5} {:>8.1f} {:>8.1f} {:>8.1f} {:>8.1f} {:>7} {:>6} {:>7} "
+          "{:<30} {:<15} {:<26} {:>5} {:>8.1f} {:>8.1f} {:>8.1f} {:>8.1f} {:>7} {:>6} {:>7} "
           "{:>7}\n",
           run.name, run.engine, run.batching, p.concurrency, p.images_per_s, p.p50_ms, p.p90_ms,
           p.p99_ms, fmt::format("{}/{}", p.errors, p.requests),
@@ -485,6 +485,9 @@ nlohmann::json run_serve_bench(const ServeBenchOptions& o) {
                                        server_flag(o.server_flags, "--max-wait-ms",
                                                    fmt::format("{}", server_defaults.max_wait_ms)))
                          : "off (max 1)";
+      const std::string instances =
+          server_flag(o.server_flags, "--instances", std::to_string(server_defaults.instances));
+      if (instances != "1") run.batching += fmt::format(", {} instances", instances);
       run.checkpoint = checkpoint_for(precision);
       const int port = free_port();
       std::vector<std::string> argv = {o.binary,       "serve",

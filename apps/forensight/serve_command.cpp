@@ -89,6 +89,10 @@ void register_serve_command(CLI::App& app) {
   cmd->add_option("--max-wait-ms", o->max_wait_ms,
                   "how long a queued image waits for a batch to fill (default 5)")
       ->check(CLI::Range(0, 10000));
+  cmd->add_option("--instances", o->instances,
+                  "copies of each model computing at once on the CPU, sharing --threads "
+                  "(default 1)")
+      ->check(CLI::Range(1, 256));
   cmd->add_option("--queue-size", o->queue_size,
                   "images queued per model before 503 + Retry-After (default 64)")
       ->check(CLI::Range(1, 1 << 20));

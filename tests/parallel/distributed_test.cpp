@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -39,6 +40,16 @@ using forensight::testing::self_path;
 using forensight::testing::launched;
 
 // Runs `worker` (a DistributedWorker test) on 2 ranks through `forensight launch`.
+// Whether a collective's timeout message names `rank` as the one that never reached it. The rank
+// is named with the last collective it waited in when it had waited in one for longer than a
+// slice (which a slow machine, or a sanitizer's, makes happen at start-up), bare otherwise.
+bool names_absent_rank(const std::string& output, int rank) {
+  return std::regex_search(
+      output, std::regex(fmt::format("rank {}( \\(the last collective it waited in was "
+                                     "#[0-9]+\\))? never reached it: that rank hung",
+                                     rank)));
+}
+
 void run_worker_on_two_ranks(const std::string& worker) {
   std::string output;
   const std::string command = fmt::format(
@@ -510,7 +521,7 @@ TEST(DistributedIntegration, AHungRankEndsTheJobWithinTheTimeoutNamingIt) {
   EXPECT_NE(output.find("launch: the job failed: rank 0 exited with code 1: rank 0: all-reduce"),
             std::string::npos)
       << output;
-  EXPECT_NE(output.find("rank 1 never reached it: that rank hung"), std::string::npos) << output;
+  EXPECT_TRUE(names_absent_rank(output, 1)) << output;
   const auto [hung_at, ended_at] = line_times(output, "this process hangs after step 1");
   ASSERT_GT(hung_at, 0) << output;
   // The bound: the collective timeout, plus the launcher's SIGTERM and a loaded machine's margin.
@@ -534,7 +545,7 @@ TEST(DistributedIntegration, AHungRankIsRestartedFromTheLastCheckpointAndFinishe
           "'",
       &output);
   ASSERT_EQ(status, 0) << output;
-  EXPECT_NE(output.find("rank 0 never reached it"), std::string::npos) << output;
+  EXPECT_TRUE(names_absent_rank(output, 0)) << output;
   EXPECT_NE(output.find("restarting the group"), std::string::npos) << output;
   EXPECT_NE(output.find("resuming " + dir + "/run at epoch 2, batch 0, step 2"), std::string::npos)
       << output;
@@ -674,7 +685,16 @@ TEST(DistributedIntegration, SyncBatchNormMatchesOneProcessWithTheDoubleBatch) {
       one, forensight::testing::checkpoint_parameters(dir + "/sync/checkpoints/last.pt"));
   const double local = forensight::testing::max_difference(
       one, forensight::testing::checkpoint_parameters(dir + "/local/checkpoints/last.pt"));
-  EXPECT_LT(synced, 1e-5) << "per-rank statistics give " << local;
+  // The sanitizer builds (-O1: no FMA contraction) round differently, and one step over tiny
+  // batches amplifies that unevenly: under `make tsan` the 1-process run alone moved 5.6e-4 from
+  // the -O3 build's (conv1, batch 8; 1.6e-5 at batch 4, 2e-7 at 16), deterministically, while its
+  // 2-rank run stayed 1.2e-6 from it. Races would not repeat to the last digit; rounding does.
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+  constexpr double kTolerance = 1e-3;
+#else
+  constexpr double kTolerance = 1e-5;
+#endif
+  EXPECT_LT(synced, kTolerance) << "per-rank statistics give " << local;
   EXPECT_GT(local, 10 * synced) << "per-rank statistics should not match the global batch";
 
   // Pipeline stage threads would issue the statistics' collectives in a different order per rank.

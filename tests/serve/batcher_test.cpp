@@ -124,6 +124,46 @@ TEST(ServeBatcherTest, ExpiredDeadlineIsAnsweredWithoutRunning) {
       << "an expired image must not run";
 }
 
+// Two instances (two loads of one checkpoint) compute two batches at once, every answer is still
+// its own image's, and the intra-op threads are shared: a lone image gets them all, an image that
+// starts while the other instance computes gets its half.
+TEST(ServeBatcherTest, InstancesComputeAtOnceAndShareTheThreads) {
+  const auto& f = ServeFixture::get();
+  eval::Detector first = eval::load_detector(f.checkpoints[0], torch::kCPU);
+  eval::Detector second = eval::load_detector(f.checkpoints[0], torch::kCPU);
+#ifdef __SANITIZE_THREAD__
+  // OpenMP's fork and join happen in libgomp, which ThreadSanitizer does not see, so under it
+  // every forward pass runs on one thread (scripts/sanitize.sh) and the sharing is not checked.
+  constexpr int kThreads = 1;
+#else
+  constexpr int kThreads = 2;
+#endif
+  // worker_delay_ms holds each forward pass for 300 ms, so that the two overlap for sure.
+  Batcher batcher(
+      {&first, &second}, "m",
+      {.max_batch = 1, .max_wait_ms = 0, .intra_op_threads = kThreads, .worker_delay_ms = 300},
+      nullptr);
+  wait_warmed(batcher);
+  EXPECT_EQ(batcher.instances(), 2);
+  EXPECT_EQ(batcher.intra_op_threads(), kThreads);
+  const BatchResult lone = batcher.submit(input_of(first, f.images[0]), in_seconds(30)).get();
+  EXPECT_EQ(lone.intra_op_threads, kThreads) << "a lone image should have every thread";
+  EXPECT_EQ(batcher.peak_busy_instances(), 1);
+
+  std::vector<std::future<BatchResult>> results;
+  for (int i = 0; i < 4; ++i)
+    results.push_back(batcher.submit(input_of(first, f.images[i]), in_seconds(30)));
+  int fewest_threads = 1 << 30;
+  for (int i = 0; i < 4; ++i) {
+    const BatchResult r = results[i].get();
+    EXPECT_NEAR(r.probability_fake, f.reference.at("resnet18")[i], 1e-5) << "image " << i;
+    EXPECT_EQ(r.batch_size, 1);
+    fewest_threads = std::min(fewest_threads, r.intra_op_threads);
+  }
+  EXPECT_EQ(batcher.peak_busy_instances(), 2) << "the two instances never computed at once";
+  EXPECT_EQ(fewest_threads, 1) << "an instance starting beside a busy one should take its half";
+}
+
 TEST(ServeBatcherTest, StopRunsWhatIsQueuedOrCancelsIt) {
   const auto& f = ServeFixture::get();
   eval::Detector detector = eval::load_detector(f.checkpoints[0], torch::kCPU);

@@ -3,6 +3,7 @@
 // `predict`'s single-image result), the queue-full and deadline paths, the API key, the drain.
 #include "forensight/serve/server.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -240,11 +241,13 @@ TEST(ServeServerTest, BadInputIsAnsweredWithAJsonError) {
   EXPECT_EQ(health->status, 200);
 }
 
-TEST(ServeServerTest, ManyClientsAtOnceGetTheirOwnImagesAnswers) {
-  ServerOptions o = options_for_tests();
-  o.max_wait_ms = 20;
-  o.http_threads = 16;
+// 16 clients, 3 requests each, over keep-alive connections: every answer is its own image's.
+void many_clients_get_their_own_answers(const ServerOptions& o) {
   Running r(o);
+  auto models = client_of(r.port()).Get("/v1/models");
+  ASSERT_TRUE(models);
+  for (const auto& m : json_of(models)["models"])
+    EXPECT_EQ(m["instances"].get<int>(), o.instances) << m.dump();
   const auto& f = ServeFixture::get();
   constexpr int kThreads = 16;
   constexpr int kRequestsPerThread = 3;
@@ -290,6 +293,22 @@ TEST(ServeServerTest, ManyClientsAtOnceGetTheirOwnImagesAnswers) {
   EXPECT_TRUE(failures.empty()) << failures.size() << " failures, first: " << failures[0];
   EXPECT_EQ(answered.load(), kThreads * kRequestsPerThread);
   EXPECT_GT(max_batch_seen.load(), 1) << "16 concurrent clients never shared a forward pass";
+}
+
+// With one instance per model and with two (two copies of each model computing at once).
+TEST(ServeServerTest, ManyClientsAtOnceGetTheirOwnImagesAnswers) {
+  for (const int instances : {1, 2}) {
+    SCOPED_TRACE(fmt::format("--instances {}", instances));
+    ServerOptions o = options_for_tests();
+    o.max_wait_ms = 20;
+    o.http_threads = 16;
+    o.instances = instances;
+    many_clients_get_their_own_answers(o);
+  }
+  ServerOptions none = options_for_tests();
+  none.instances = 0;
+  EXPECT_NE(testing::error_of([&] { Server s(none); }).find("--instances must be >= 1"),
+            std::string::npos);
 }
 
 // A calibrated ResNet runs as int8 on the pixels, as `predict` runs it: batched answers equal its.

@@ -145,7 +145,8 @@ std::string status_text(int status) {
 struct Server::Impl {
   struct Model {
     std::string name;  // unique: the model's preset, suffixed -2, -3... for repeats
-    std::unique_ptr<eval::Detector> detector;
+    std::unique_ptr<eval::Detector> detector;  // the first instance: what requests are prepared for
+    std::vector<std::unique_ptr<eval::Detector>> more_instances;  // --instances - 1 more copies
     std::unique_ptr<Batcher> batcher;
   };
 
@@ -235,6 +236,7 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
            options.max_megapixels);
   FS_CHECK(options.deadline_ms >= 1, "--deadline-ms must be >= 1, got {}", options.deadline_ms);
   FS_CHECK(options.http_threads >= 1, "--http-threads must be >= 1, got {}", options.http_threads);
+  FS_CHECK(options.instances >= 1, "--instances must be >= 1, got {}", options.instances);
   FS_CHECK(options.max_batch_images >= 1, "--max-batch-images must be >= 1, got {}",
            options.max_batch_images);
   FS_CHECK(options.io_timeout_s >= 1 && options.keep_alive_s >= 1 &&
@@ -263,10 +265,18 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
                           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   decode_slots = std::make_unique<std::counting_semaphore<>>(decode_slot_count);
   device = parse_device(options.device);
+  // Copies of a model split the CPU's cores between their forward passes; on CUDA they would only
+  // queue on the one device, which a single instance's batches keep busy already.
+  FS_CHECK(options.instances == 1 || device.is_cpu(),
+           "--instances {} with --device {}: instances share the CPU's cores; on CUDA give 1",
+           options.instances, options.device);
   const eval::Precision precision = eval::parse_precision(options.precision);
 
-  const BatcherOptions batcher_options{options.max_batch, options.max_wait_ms, options.queue_size,
-                                       options.worker_delay_ms};
+  BatcherOptions batcher_options;
+  batcher_options.max_batch = options.max_batch;
+  batcher_options.max_wait_ms = options.max_wait_ms;
+  batcher_options.queue_size = options.queue_size;
+  batcher_options.worker_delay_ms = options.worker_delay_ms;
   std::map<std::string, int> seen;
   models.reserve(options.checkpoints.size());
   for (const auto& checkpoint : options.checkpoints) {
@@ -276,12 +286,23 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
     detector->transform.max_pixels = std::min(detector->transform.max_pixels, max_pixels);
     const int n = ++seen[detector->name()];
     std::string name = n == 1 ? detector->name() : fmt::format("{}-{}", detector->name(), n);
-    spdlog::info("serve: model '{}' from {} ({}, {}, {} px)", name, checkpoint, detector->precision,
-                 device.str(), detector->transform.image_size_px);
-    models.push_back(Model{name, std::move(detector), nullptr});
+    spdlog::info("serve: model '{}' from {} ({}, {}, {} px, {} instance{})", name, checkpoint,
+                 detector->precision, device.str(), detector->transform.image_size_px,
+                 options.instances, options.instances == 1 ? "" : "s");
+    Model model{name, std::move(detector), {}, nullptr};
+    // Each instance is its own load of the checkpoint: no module is run by two threads at once.
+    for (int i = 1; i < options.instances; ++i) {
+      model.more_instances.push_back(
+          std::make_unique<eval::Detector>(eval::load_detector(checkpoint, device, precision)));
+      model.more_instances.back()->transform = model.detector->transform;
+    }
+    models.push_back(std::move(model));
   }
-  for (auto& m : models)
-    m.batcher = std::make_unique<Batcher>(*m.detector, m.name, batcher_options, &metrics);
+  for (auto& m : models) {
+    std::vector<eval::Detector*> instances{m.detector.get()};
+    for (auto& copy : m.more_instances) instances.push_back(copy.get());
+    m.batcher = std::make_unique<Batcher>(std::move(instances), m.name, batcher_options, &metrics);
+  }
   configure_http();
   add_routes();
 }
@@ -883,6 +904,8 @@ nlohmann::json Server::Impl::models_json() const {
                     {"image_size_px", d.transform.image_size_px},
                     {"input_filter", data::input_filter_name(d.input_filter)},
                     {"threshold", options.threshold},
+                    {"instances", m.batcher->instances()},
+                    {"intra_op_threads", m.batcher->intra_op_threads()},
                     {"ready", m.batcher->warmed()}});
   }
   return list;

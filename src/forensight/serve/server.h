@@ -30,7 +30,10 @@ struct ServerOptions {
   // images/s at p99 75 ms against 540 at 115 ms (`bench serve`, docs/RESULTS.md); with few
   // connections batches stay small, as the batcher waits only for images on their way.
   int max_batch = 16;
-  int max_wait_ms = 5;      // how long the first queued image waits for a batch to fill
+  int max_wait_ms = 5;  // how long the first queued image waits for a batch to fill
+  // Copies of each model (CPU only), each with a worker taking batches from the model's one queue;
+  // the intra-op threads are shared among the ones computing (serve/batcher.h).
+  int instances = 1;
   int queue_size = 64;      // images queued per model at most; beyond it: 503 + Retry-After
   int deadline_ms = 10000;  // a request not started within this is answered 503 without running
 

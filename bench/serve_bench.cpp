@@ -485,8 +485,8 @@ nlohmann::json run_serve_bench(const ServeBenchOptions& o) {
                                        server_flag(o.server_flags, "--max-wait-ms",
                                                    fmt::format("{}", server_defaults.max_wait_ms)))
                          : "off (max 1)";
-      const std::string instances =
-          server_flag(o.server_flags, "--instances", std::to_string(server_defaults.instances));
+      std::string instances = server_flag(o.server_flags, "--instances", "0");
+      if (instances == "0") instances = std::to_string(serve::default_instances("cpu", threads));
       if (instances != "1") run.batching += fmt::format(", {} instances", instances);
       run.checkpoint = checkpoint_for(precision);
       const int port = free_port();

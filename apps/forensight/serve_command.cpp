@@ -91,8 +91,8 @@ void register_serve_command(CLI::App& app) {
       ->check(CLI::Range(0, 10000));
   cmd->add_option("--instances", o->instances,
                   "copies of each model computing at once on the CPU, sharing --threads "
-                  "(default 1)")
-      ->check(CLI::Range(1, 256));
+                  "(default 0 = 2 on the CPU with 2 or more threads, else 1)")
+      ->check(CLI::Range(0, 256));
   cmd->add_option("--queue-size", o->queue_size,
                   "images queued per model before 503 + Retry-After (default 64)")
       ->check(CLI::Range(1, 1 << 20));

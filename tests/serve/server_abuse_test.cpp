@@ -47,6 +47,7 @@ ServerOptions abuse_options() {
   o.keep_alive_s = 1;
   o.grace_s = 5;
   o.max_body_mb = 1;
+  o.instances = 1;  // the flood's queue-full count below assumes one worker
   return o;
 }
 

@@ -25,6 +25,9 @@ ServerOptions options_for_tests() {
   o.checkpoints = ServeFixture::get().checkpoints;
   o.port = 0;
   o.keep_alive_s = 1;  // an idle keep-alive connection never holds up stop() for long
+  // One worker per model: the queue-full, deadline and drain paths below count on it. Two are
+  // tested with many clients.
+  o.instances = 1;
   o.grace_s = 10;
   return o;
 }
@@ -305,10 +308,18 @@ TEST(ServeServerTest, ManyClientsAtOnceGetTheirOwnImagesAnswers) {
     o.instances = instances;
     many_clients_get_their_own_answers(o);
   }
-  ServerOptions none = options_for_tests();
-  none.instances = 0;
-  EXPECT_NE(testing::error_of([&] { Server s(none); }).find("--instances must be >= 1"),
+  ServerOptions negative = options_for_tests();
+  negative.instances = -1;
+  EXPECT_NE(testing::error_of([&] { Server s(negative); }).find("--instances must be >= 1"),
             std::string::npos);
+}
+
+TEST(ServeServerTest, DefaultInstancesAreTwoOnACpuWithThreadsToShare) {
+  EXPECT_EQ(default_instances("cpu", 2), 2);
+  EXPECT_EQ(default_instances("cpu", 16), 2);
+  EXPECT_EQ(default_instances("cpu", 1), 1);
+  EXPECT_EQ(default_instances("cuda", 8), 1);
+  EXPECT_EQ(default_instances("cuda:1", 8), 1);
 }
 
 // A calibrated ResNet runs as int8 on the pixels, as `predict` runs it: batched answers equal its.

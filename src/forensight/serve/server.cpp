@@ -142,6 +142,10 @@ std::string status_text(int status) {
 
 }  // namespace
 
+int default_instances(const std::string& device, int intra_op_threads) {
+  return device == "cpu" && intra_op_threads >= 2 ? 2 : 1;
+}
+
 struct Server::Impl {
   struct Model {
     std::string name;  // unique: the model's preset, suffixed -2, -3... for repeats
@@ -236,7 +240,8 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
            options.max_megapixels);
   FS_CHECK(options.deadline_ms >= 1, "--deadline-ms must be >= 1, got {}", options.deadline_ms);
   FS_CHECK(options.http_threads >= 1, "--http-threads must be >= 1, got {}", options.http_threads);
-  FS_CHECK(options.instances >= 1, "--instances must be >= 1, got {}", options.instances);
+  FS_CHECK(options.instances >= 0, "--instances must be >= 1 (or 0 for the default), got {}",
+           options.instances);
   FS_CHECK(options.max_batch_images >= 1, "--max-batch-images must be >= 1, got {}",
            options.max_batch_images);
   FS_CHECK(options.io_timeout_s >= 1 && options.keep_alive_s >= 1 &&
@@ -267,9 +272,11 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
   device = parse_device(options.device);
   // Copies of a model split the CPU's cores between their forward passes; on CUDA they would only
   // queue on the one device, which a single instance's batches keep busy already.
-  FS_CHECK(options.instances == 1 || device.is_cpu(),
+  FS_CHECK(options.instances <= 1 || device.is_cpu(),
            "--instances {} with --device {}: instances share the CPU's cores; on CUDA give 1",
            options.instances, options.device);
+  if (options.instances == 0)
+    options.instances = default_instances(options.device, at::get_num_threads());
   const eval::Precision precision = eval::parse_precision(options.precision);
 
   BatcherOptions batcher_options;

@@ -164,9 +164,10 @@ void Batcher::run_worker(size_t index) {
   const auto max_wait = std::chrono::milliseconds(options_.max_wait_ms);
   const size_t max_batch = static_cast<size_t>(options_.max_batch);
   // An instance takes work only while every instance before it computes: under a light load the
-  // first one answers everything, with its weights and its OpenMP team warm in the caches (taking
-  // turns cost a lone fp32 request 14% of its rate on a 2-core Zen 3), and the next one joins
-  // when requests come faster than one computes. Once stopping, any drains the queue.
+  // first one answers everything, with its weights and its OpenMP team warm in the caches (when
+  // they took turns, a lone fp32 request ran 14% slower in a first, noisy measurement on a 2-core
+  // Zen 3), and the next one joins when requests come faster than one computes. Once stopping,
+  // any drains the queue.
   const auto my_turn = [&] {
     for (size_t i = 0; i < index; ++i)
       if (!computing_[i]) return stopping_;

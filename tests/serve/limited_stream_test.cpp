@@ -20,7 +20,8 @@ std::string read_bytewise(LimitedStream& stream, size_t at_most) {
 
 TEST(ServeLimitedStreamTest, HeadEndsAtTheFirstEmptyLineAfterTheRequestLine) {
   for (const std::string head : {"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET / HTTP/1.1\n\n"}) {
-    MemoryStream stream(head + "BODY", {});
+    const std::string input = head + "BODY";  // the stream reads it in place: it must outlive it
+    MemoryStream stream(input, {});
     stream.begin_request();
     EXPECT_EQ(read_bytewise(stream, head.size() - 1), head.substr(0, head.size() - 1));
     EXPECT_FALSE(stream.head_complete()) << head;
@@ -57,7 +58,8 @@ TEST(ServeLimitedStreamTest, BodyBytesOnTheWireAreCappedAfterTheHead) {
   limits.max_head_bytes = 64;
   limits.max_body_wire_bytes = 1000;
   const std::string head = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
-  MemoryStream stream(head + std::string(5000, 'x'), limits);
+  const std::string input = head + std::string(5000, 'x');
+  MemoryStream stream(input, limits);
   stream.begin_request();
   read_bytewise(stream, head.size());
   ASSERT_TRUE(stream.head_complete());

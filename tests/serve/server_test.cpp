@@ -249,7 +249,8 @@ void many_clients_get_their_own_answers(const ServerOptions& o) {
   Running r(o);
   auto models = client_of(r.port()).Get("/v1/models");
   ASSERT_TRUE(models);
-  for (const auto& m : json_of(models)["models"])
+  const nlohmann::json listed = json_of(models);
+  for (const auto& m : listed["models"])
     EXPECT_EQ(m["instances"].get<int>(), o.instances) << m.dump();
   const auto& f = ServeFixture::get();
   constexpr int kThreads = 16;

@@ -115,6 +115,7 @@ class SocketStream final : public LimitedStream {
 
 // A connection whose client sent `input` and then closed its side: what the fuzz target and the
 // tests hand the server without a socket. What the server writes back collects in output().
+// `input` is read in place: it must outlive the stream.
 class MemoryStream final : public LimitedStream {
  public:
   MemoryStream(std::string_view input, ConnectionLimits limits)

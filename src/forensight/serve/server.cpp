@@ -276,7 +276,8 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
            "--instances {} with --device {}: instances share the CPU's cores; on CUDA give 1",
            options.instances, options.device);
   if (options.instances == 0)
-    options.instances = default_instances(options.device, at::get_num_threads());
+    options.instances =
+        default_instances(device.is_cpu() ? "cpu" : device.str(), at::get_num_threads());
   const eval::Precision precision = eval::parse_precision(options.precision);
 
   BatcherOptions batcher_options;

@@ -203,15 +203,14 @@ void Batcher::run_worker(size_t index) {
     }
     // This forward pass's threads: an equal share among the instances computing now, itself
     // included. One that started alone keeps all of them until it ends; the next ones share.
-    const int busy = ++busy_instances_;
-    peak_busy_instances_ = std::max(peak_busy_instances_, busy);
     computing_[index] = 1;
+    const int busy = static_cast<int>(std::count(computing_.begin(), computing_.end(), 1));
+    peak_busy_instances_ = std::max(peak_busy_instances_, busy);
     lock.unlock();
     if (instances_.size() > 1) wake_.notify_all();  // the next instance may take what is left
     run_batch(detector, batch, set_worker_threads(std::max(1, intra_op_threads_ / busy)));
     lock.lock();
     computing_[index] = 0;
-    --busy_instances_;
   }
 }
 

@@ -146,7 +146,6 @@ class Batcher {
   bool stopping_ = false;
   bool cancel_queued_ = false;
   int warmed_instances_ = 0;
-  int busy_instances_ = 0;       // workers in a forward pass
   std::vector<char> computing_;  // per instance: in a forward pass
   int peak_busy_instances_ = 0;
   std::vector<std::thread> workers_;

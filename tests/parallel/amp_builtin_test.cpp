@@ -8,6 +8,7 @@
 
 #include "../support/build_paths.h"
 #include "../support/tiny_dataset.h"
+#include "forensight/core/cpu_info.h"
 
 namespace forensight::parallel {
 namespace {
@@ -49,6 +50,9 @@ TEST(PrecisionIntegration, Bf16ReachesFp32AccuracyOnTheBuiltInSet) {
         << output;
     accuracy[i] = test_accuracy(output);
     ASSERT_GE(accuracy[i], 0.0) << output;
+    // Emulated bf16 (no bf16 instructions) is ~17x slower than fp32: the user is told so.
+    const bool warned = output.find("CPU without bf16 instructions") != std::string::npos;
+    EXPECT_EQ(warned, i == 1 && !cpu_info().has_bf16()) << output;
   }
   EXPECT_GE(accuracy[0], 0.85) << "fp32 did not learn the built-in set";
   EXPECT_GE(accuracy[1], 0.85) << "bf16 did not learn the built-in set";

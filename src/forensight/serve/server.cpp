@@ -149,9 +149,12 @@ int default_instances(const std::string& device, int intra_op_threads) {
 struct Server::Impl {
   struct Model {
     std::string name;  // unique: the model's preset, suffixed -2, -3... for repeats
-    std::unique_ptr<eval::Detector> detector;  // the first instance: what requests are prepared for
-    std::vector<std::unique_ptr<eval::Detector>> more_instances;  // --instances - 1 more copies
+    // --instances copies, each its own load of the checkpoint so that no module is run by two
+    // threads at once; they share one transform, so requests are prepared for the first.
+    std::vector<std::unique_ptr<eval::Detector>> instances;
     std::unique_ptr<Batcher> batcher;
+
+    const eval::Detector& first() const { return *instances.front(); }
   };
 
   // One route: a path answers one or more methods.
@@ -297,18 +300,18 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
     spdlog::info("serve: model '{}' from {} ({}, {}, {} px, {} instance{})", name, checkpoint,
                  detector->precision, device.str(), detector->transform.image_size_px,
                  options.instances, options.instances == 1 ? "" : "s");
-    Model model{name, std::move(detector), {}, nullptr};
-    // Each instance is its own load of the checkpoint: no module is run by two threads at once.
+    Model model{name, {}, nullptr};
+    model.instances.push_back(std::move(detector));
     for (int i = 1; i < options.instances; ++i) {
-      model.more_instances.push_back(
+      model.instances.push_back(
           std::make_unique<eval::Detector>(eval::load_detector(checkpoint, device, precision)));
-      model.more_instances.back()->transform = model.detector->transform;
+      model.instances.back()->transform = model.first().transform;
     }
     models.push_back(std::move(model));
   }
   for (auto& m : models) {
-    std::vector<eval::Detector*> instances{m.detector.get()};
-    for (auto& copy : m.more_instances) instances.push_back(copy.get());
+    std::vector<eval::Detector*> instances;
+    for (auto& instance : m.instances) instances.push_back(instance.get());
     m.batcher = std::make_unique<Batcher>(std::move(instances), m.name, batcher_options, &metrics);
   }
   configure_http();
@@ -679,7 +682,7 @@ Server::Impl::ImageJob Server::Impl::submit_image(std::string_view bytes, std::s
   std::vector<std::pair<std::string, torch::Tensor>> prepared;  // signature -> (1, 3, H, W)
   for (Model* m : selected) {
     Timer timer;
-    const std::string signature = preprocessing_signature(*m->detector);
+    const std::string signature = preprocessing_signature(m->first());
     torch::Tensor input;  // (1, 3, H, W)
     for (const auto& [s, x] : prepared)
       if (s == signature) input = x;
@@ -695,7 +698,7 @@ Server::Impl::ImageJob Server::Impl::submit_image(std::string_view bytes, std::s
         ~SlotRelease() { slots.release(); }
       } release{*decode_slots};
       try {
-        input = eval::preprocess_bytes(*m->detector, data);
+        input = eval::preprocess_bytes(m->first(), data);
       } catch (const Error& e) {
         return fail_with(422, fmt::format("the image could not be decoded: {}", e.what()));
       }
@@ -724,7 +727,7 @@ nlohmann::json Server::Impl::collect(ImageJob& job) {
   nlohmann::json results = nlohmann::json::array();
   double sum = 0.0;
   for (auto& p : job.pending) {
-    const eval::Detector& d = *p.model->detector;
+    const eval::Detector& d = p.model->first();
     try {
       const BatchResult r = p.result.get();
       const int label = r.probability_fake >= options.threshold ? 1 : 0;
@@ -903,7 +906,7 @@ bool Server::Impl::ready() const {
 nlohmann::json Server::Impl::models_json() const {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& m : models) {
-    const eval::Detector& d = *m.detector;
+    const eval::Detector& d = m.first();
     list.push_back({{"name", m.name},
                     {"architecture", d.config.model},
                     {"checkpoint", d.checkpoint_path},

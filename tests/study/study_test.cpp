@@ -114,6 +114,14 @@ TEST(StudyGrid, OneAxisAtATimeFromTheBaselineWithThePythonOriginalBeside) {
             std::string::npos)
       << grid.left_out[0];
   EXPECT_NE(grid.left_out[1].find("fp16"), std::string::npos) << grid.left_out[1];
+  // A CPU without bf16 instructions would only measure the emulation: bf16 is left out, saying so.
+  const Grid avx2 = expand_grid(c, Machine{.cores = 2, .gpus = 0, .cpu_bf16 = false});
+  EXPECT_EQ(avx2.cells.size(), expected.size() - 4);
+  for (const auto& cell : avx2.cells) EXPECT_NE(cell.settings.amp, "bf16") << cell.id;
+  ASSERT_EQ(avx2.left_out.size(), 6u);
+  EXPECT_NE(avx2.left_out[1].find("amp=bf16: bf16 autocast needs a CPU with bf16 instructions"),
+            std::string::npos)
+      << avx2.left_out[1];
   // On a GPU machine fp16 runs.
   StudyConfig cuda = c;
   cuda.device = "cuda";

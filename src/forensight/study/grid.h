@@ -12,7 +12,8 @@ namespace forensight::study {
 
 struct Machine {
   int cores = 1;
-  int gpus = 0;  // CUDA devices visible
+  int gpus = 0;          // CUDA devices visible
+  bool cpu_bf16 = true;  // the CPU has bf16 instructions (avx512_bf16 or amx_bf16)
 };
 
 struct Cell {

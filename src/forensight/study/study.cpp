@@ -31,6 +31,7 @@ namespace fs = std::filesystem;
 Machine this_machine(const StudyConfig& config) {
   Machine m;
   m.cores = std::max(1, cpu_info().logical_cores);
+  m.cpu_bf16 = cpu_info().has_bf16();
   if (config.device == "cuda") {
     const CudaRuntime& cuda = load_cuda_runtime();
     FS_CHECK(cuda.loaded, "the study's device is cuda, but LibTorch's CUDA runtime is not here: {}",
@@ -60,6 +61,7 @@ nlohmann::json machine_json(const Machine& m, const StudyConfig& config) {
   nlohmann::json j = {{"cpu", cpu_info().summary()},
                       {"cpu_flags", cpu_info().flags},
                       {"cores", m.cores},
+                      {"cpu_bf16", m.cpu_bf16},
                       {"gpus", m.gpus},
                       {"gpu", nullptr},
                       {"torch", TORCH_VERSION}};

@@ -285,6 +285,8 @@ nlohmann::json run_parallel_bench(const ParallelBenchOptions& options) {
       if (part == "ddp") result[model]["ddp"] = ddp_part(bench, model);
       if (part == "pipeline") result[model]["pipeline"] = pipeline_part(bench, model);
       if (part == "amp") result[model]["amp"] = amp_part(bench, model);
+      // A part takes minutes: its table shows at once, also in a log file (stdout then buffers).
+      std::fflush(stdout);
     }
   }
   return result;

@@ -486,7 +486,8 @@ nlohmann::json run_serve_bench(const ServeBenchOptions& o) {
                                                    fmt::format("{}", server_defaults.max_wait_ms)))
                          : "off (max 1)";
       std::string instances = server_flag(o.server_flags, "--instances", "0");
-      if (instances == "0") instances = std::to_string(serve::default_instances("cpu", threads));
+      if (instances == "0")
+        instances = std::to_string(serve::default_instances(/*on_cpu=*/true, threads));
       if (instances != "1") run.batching += fmt::format(", {} instances", instances);
       run.checkpoint = checkpoint_for(precision);
       const int port = free_port();

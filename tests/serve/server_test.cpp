@@ -316,11 +316,10 @@ TEST(ServeServerTest, ManyClientsAtOnceGetTheirOwnImagesAnswers) {
 }
 
 TEST(ServeServerTest, DefaultInstancesAreTwoOnACpuWithThreadsToShare) {
-  EXPECT_EQ(default_instances("cpu", 2), 2);
-  EXPECT_EQ(default_instances("cpu", 16), 2);
-  EXPECT_EQ(default_instances("cpu", 1), 1);
-  EXPECT_EQ(default_instances("cuda", 8), 1);
-  EXPECT_EQ(default_instances("cuda:1", 8), 1);
+  EXPECT_EQ(default_instances(/*on_cpu=*/true, 2), 2);
+  EXPECT_EQ(default_instances(/*on_cpu=*/true, 16), 2);
+  EXPECT_EQ(default_instances(/*on_cpu=*/true, 1), 1);
+  EXPECT_EQ(default_instances(/*on_cpu=*/false, 8), 1);
 }
 
 // A calibrated ResNet runs as int8 on the pixels, as `predict` runs it: batched answers equal its.

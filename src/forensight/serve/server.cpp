@@ -142,8 +142,8 @@ std::string status_text(int status) {
 
 }  // namespace
 
-int default_instances(const std::string& device, int intra_op_threads) {
-  return device == "cpu" && intra_op_threads >= 2 ? 2 : 1;
+int default_instances(bool on_cpu, int intra_op_threads) {
+  return on_cpu && intra_op_threads >= 2 ? 2 : 1;
 }
 
 struct Server::Impl {
@@ -279,8 +279,7 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
            "--instances {} with --device {}: instances share the CPU's cores; on CUDA give 1",
            options.instances, options.device);
   if (options.instances == 0)
-    options.instances =
-        default_instances(device.is_cpu() ? "cpu" : device.str(), at::get_num_threads());
+    options.instances = default_instances(device.is_cpu(), at::get_num_threads());
   const eval::Precision precision = eval::parse_precision(options.precision);
 
   BatcherOptions batcher_options;

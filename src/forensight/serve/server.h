@@ -33,7 +33,7 @@ struct ServerOptions {
   int max_wait_ms = 5;  // how long the first queued image waits for a batch to fill
   // Copies of each model (CPU only), each with a worker taking batches from the model's one queue;
   // the intra-op threads are shared among the ones computing (serve/batcher.h). 0 =
-  // default_instances(device, intra-op threads).
+  // default_instances(on the CPU, intra-op threads).
   int instances = 0;
   int queue_size = 64;      // images queued per model at most; beyond it: 503 + Retry-After
   int deadline_ms = 10000;  // a request not started within this is answered 503 without running
@@ -62,7 +62,7 @@ struct ServerOptions {
 // threads (under load two passes side by side use the cores that one pass leaves idle between its
 // layers: +18-35% images/s at 8 and 32 connections on a 2-core Zen 3, the same at 1), else 1 (a
 // GPU, or one thread to share). docs/RESULTS.md, "Instances".
-int default_instances(const std::string& device, int intra_op_threads);
+int default_instances(bool on_cpu, int intra_op_threads);
 
 class Server {
  public:

@@ -241,8 +241,8 @@ nlohmann::json amp_part(Bench& b, const std::string& model) {
              o.batch_size, o.image_size_px,
              cpu_info().has_bf16() ? "this CPU has bf16 instructions"
                                    : "this CPU has no bf16 instructions");
-  // Without bf16 instructions oneDNN emulates bf16: a ResNet18 step of 32 images at 224 px took
-  // ~58 s on a Zen 3 (AVX2), ~17x fp32, for PyTorch and for us alike. Time 1 + 2 such steps.
+  // Without bf16 instructions a step takes many times fp32's (emulated_bf16_cost: ~57 s for
+  // ResNet18 at 32 images and 224 px on a Zen 3), so time 1 + 2 such steps.
   Bench bf16_bench = cpu_info().has_bf16() ? b : b.with_steps(1, 2);
   if (!cpu_info().has_bf16())
     fmt::print("  (bf16 is emulated here: its runs time {} step(s) after {} warm-up)\n",

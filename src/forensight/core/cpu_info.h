@@ -22,4 +22,9 @@ struct CpuInfo {
 // Read once from /proc/cpuinfo (an empty model name and no flags where it is absent).
 const CpuInfo& cpu_info();
 
+// What bf16 autocast costs on a CPU without bf16 instructions (CpuInfo::has_bf16 false), for the
+// warnings and reports that tell a user to leave it off there: one sentence, measured by
+// `forensight bench parallel --parts amp`.
+const std::string& emulated_bf16_cost();
+
 }  // namespace forensight

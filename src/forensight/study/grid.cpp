@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <optional>
 
+#include "forensight/core/cpu_info.h"
+
 namespace forensight::study {
 namespace {
 
@@ -19,13 +21,13 @@ std::optional<std::string> cannot_run(const CellSettings& s, const StudyConfig& 
     return fmt::format("more threads than the {} cores", machine.cores);
   if (!cuda && s.amp == "fp16")
     return std::string("fp16 autocast needs a GPU (on a CPU it runs some 60x slower than fp32)");
-  // Emulated bf16 measures the emulation: ResNet18 took ~17x fp32's time, for PyTorch and for us
-  // (`bench parallel` on a Zen 3), and its two cells made the quick study three times as long.
+  // Emulated bf16 measures the emulation, and its two cells made the quick study three times as
+  // long.
   if (!cuda && s.amp == "bf16" && !machine.cpu_bf16)
-    return std::string(
-        "bf16 autocast needs a CPU with bf16 instructions (avx512_bf16 or amx_bf16) or a GPU; "
-        "this CPU emulates it, some 17x slower than fp32 (`forensight bench parallel --parts amp` "
-        "measures it)");
+    return fmt::format(
+        "bf16 autocast needs a CPU with bf16 instructions or a GPU: {} (`forensight bench "
+        "parallel --parts amp` measures it)",
+        emulated_bf16_cost());
   if (cuda && s.ranks > std::max(machine.gpus, 1))
     return fmt::format("{} ranks need {} GPUs; this machine has {}", s.ranks, s.ranks,
                        machine.gpus);

@@ -24,6 +24,10 @@ struct ParallelBenchOptions {
   int warmup_steps = 2;                                         // steps not timed
   int timed_steps = 6;                                          // steps whose median is reported
   int micro_batches = 4;                                        // pipeline
+  // Data parallel against PyTorch's: rounds of (ours 2 x 1, PyTorch DDP 2 x 1), the order
+  // alternating, the ratio reported being the rounds' median. On a shared 2-core machine one
+  // round's ratio moved by 0.25 between runs (docs/RESULTS.md, session 18).
+  int ddp_rounds = 1;
   std::string work_dir = "runs/bench-parallel";  // dataset, cache and run directories
   bool skip_python = false;
   std::string python = FORENSIGHT_PYTHON;

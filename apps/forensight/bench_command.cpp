@@ -160,6 +160,10 @@ void register_bench_parallel(CLI::App& group) {
       ->check(CLI::Range(1, 10000));
   cmd->add_option("--micro-batches", options->micro_batches, "pipeline micro-batches (default 4)")
       ->check(CLI::Range(1, 4096));
+  cmd->add_option("--ddp-rounds", options->ddp_rounds,
+                  "times ours and PyTorch's DDP 2 x 1 are run, alternating which goes first; the "
+                  "ratio reported is the median of the rounds' (default 1)")
+      ->check(CLI::Range(1, 100));
   cmd->add_option("--work-dir", options->work_dir,
                   "dataset, cache and runs (default runs/bench-parallel)");
   cmd->add_option("--python", options->python, "Python with torch for the peers");

@@ -118,20 +118,35 @@ CellCommand python_command(const Cell& cell, const StudyConfig& config, const St
   return command;
 }
 
-// The last epoch record of a Forensight run's metrics.jsonl.
+// Each epoch's time into r.epochs_s, and the timed epoch's time and images/s (CellRecord says
+// which epoch that is) into r.epoch_s and r.images_per_s.
+void read_epoch_times(const std::vector<nlohmann::json>& epochs, const std::string& source,
+                      CellRecord& r) {
+  FS_CHECK(!epochs.empty(), "'{}' holds no epoch record", source);
+  size_t timed = 0;
+  r.epochs_s.clear();
+  for (size_t i = 0; i < epochs.size(); ++i) {
+    r.epochs_s.push_back(epochs[i].at("epoch_s").get<double>());
+    if (i == 1 || (i > 1 && r.epochs_s[i] < r.epochs_s[timed])) timed = i;
+  }
+  r.epoch_s = r.epochs_s[timed];
+  r.images_per_s = epochs[timed].at("images_per_s").get<double>();
+}
+
+// The epoch records of a Forensight run's metrics.jsonl: times from the timed one, the rest from
+// the last.
 void read_forensight_figures(const std::string& run_dir, CellRecord& r) {
   const std::string path = run_dir + "/metrics.jsonl";
   std::ifstream in(path);
   FS_CHECK(in.good(), "the run wrote no metrics at '{}'", path);
-  nlohmann::json last;
+  std::vector<nlohmann::json> epochs;
   for (std::string line; std::getline(in, line);) {
     if (line.empty()) continue;
     auto record = nlohmann::json::parse(line);
-    if (record.value("kind", "") == "epoch") last = std::move(record);
+    if (record.value("kind", "") == "epoch") epochs.push_back(std::move(record));
   }
-  FS_CHECK(!last.is_null(), "'{}' holds no epoch record", path);
-  r.epoch_s = last.at("epoch_s").get<double>();
-  r.images_per_s = last.at("images_per_s").get<double>();
+  read_epoch_times(epochs, path, r);
+  const nlohmann::json& last = epochs.back();
   r.peak_rss_mb = last.at("peak_rss_bytes").get<double>() / (1 << 20);
   if (last.contains("gpu_peak_allocated_bytes"))
     r.peak_gpu_mb = last["gpu_peak_allocated_bytes"].get<double>() / (1 << 20);
@@ -145,8 +160,7 @@ void read_python_figures(const std::string& path, CellRecord& r) {
   std::ifstream in(path);
   FS_CHECK(in.good(), "the Python original wrote no result at '{}'", path);
   const auto j = nlohmann::json::parse(in);
-  r.epoch_s = j.at("epoch_s").get<double>();
-  r.images_per_s = j.at("images_per_s").get<double>();
+  read_epoch_times(j.at("epochs").get<std::vector<nlohmann::json>>(), path, r);
   r.peak_rss_mb = j.at("peak_rss_bytes").get<double>() / (1 << 20);
   if (j.contains("peak_gpu_bytes") && j["peak_gpu_bytes"].is_number())
     r.peak_gpu_mb = j["peak_gpu_bytes"].get<double>() / (1 << 20);
@@ -230,6 +244,7 @@ nlohmann::json to_json(const CellRecord& r) {
           {"status", r.status},
           {"error", r.error},
           {"epoch_s", r.epoch_s},
+          {"epochs_s", r.epochs_s},
           {"images_per_s", r.images_per_s},
           {"peak_rss_mb", r.peak_rss_mb},
           {"peak_gpu_mb", r.peak_gpu_mb >= 0 ? nlohmann::json(r.peak_gpu_mb) : nlohmann::json()},
@@ -252,6 +267,8 @@ CellRecord record_from_json(const nlohmann::json& j) {
   r.status = j.at("status").get<std::string>();
   r.error = j.at("error").get<std::string>();
   r.epoch_s = j.at("epoch_s").get<double>();
+  // Absent in the records of studies run before it was kept.
+  r.epochs_s = j.value("epochs_s", std::vector<double>{});
   r.images_per_s = j.at("images_per_s").get<double>();
   r.peak_rss_mb = j.at("peak_rss_mb").get<double>();
   r.peak_gpu_mb = j.at("peak_gpu_mb").is_number() ? j["peak_gpu_mb"].get<double>() : -1;

@@ -29,10 +29,14 @@ struct CellRecord {
   Cell cell;
   std::string status = "failed";  // ok or failed
   std::string error;              // why it failed: the exit status and the log's last lines
-  double epoch_s = 0;             // the last epoch: training pass plus validation pass
-  double images_per_s = 0;        // training images of the last epoch / epoch_s
-  double peak_rss_mb = 0;         // of the (rank-0) training process
-  double peak_gpu_mb = -1;        // CUDA caching allocator's peak (-1: not on a GPU)
+  // Timing comes from the timed epoch (timed_epoch_index): the fastest after the first, which
+  // warms up (oneDNN primitives, first touches), so that a neighbour's burst on a shared machine
+  // does not decide a ratio; the first only when the run had one. Accuracy is the last epoch's.
+  double epoch_s = 0;            // the timed epoch: training pass plus validation pass
+  double images_per_s = 0;       // training images of the timed epoch / epoch_s
+  std::vector<double> epochs_s;  // every epoch's time, in order
+  double peak_rss_mb = 0;        // of the (rank-0) training process
+  double peak_gpu_mb = -1;       // CUDA caching allocator's peak (-1: not on a GPU)
   double val_accuracy = 0;
   double val_macro_f1 = 0;
   double seconds = 0;  // wall time of the whole process, start-up and test included

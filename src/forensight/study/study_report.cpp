@@ -250,8 +250,10 @@ void write_report(const std::string& out_dir, const StudyResults& results) {
       c.baseline.placement, c.mode == "product" ? "every combination of the axes" : "each axis",
       c.mode == "product" ? "" : "alone from it (as the seed did)");
   md +=
-      "Speedup: training images/s of the epoch (training plus validation pass) over the same "
-      "model's and engine's baseline cell. Ours/Python: Forensight's images/s over the seed's "
+      "Speedup: training images/s of the timed epoch (training plus validation pass: the "
+      "fastest epoch after the first, which warms up; the only one in a one-epoch run) over the "
+      "same model's and engine's baseline cell; validation accuracy and macro-F1 are the last "
+      "epoch's. Ours/Python: Forensight's images/s over the seed's "
       "Python original in the same settings, from the same weights, data and split.\n\n";
 
   const nlohmann::json json = results_json(results);

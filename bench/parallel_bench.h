@@ -27,7 +27,7 @@ struct ParallelBenchOptions {
   // Data parallel against PyTorch's: rounds of (ours 2 x 1, PyTorch DDP 2 x 1), the order
   // alternating, the ratio reported being the rounds' median. On a shared 2-core machine one
   // round's ratio moved by 0.25 between runs (docs/RESULTS.md, session 18).
-  int ddp_rounds = 1;
+  int ddp_rounds = 3;
   std::string work_dir = "runs/bench-parallel";  // dataset, cache and run directories
   bool skip_python = false;
   std::string python = FORENSIGHT_PYTHON;

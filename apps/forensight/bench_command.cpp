@@ -162,7 +162,7 @@ void register_bench_parallel(CLI::App& group) {
       ->check(CLI::Range(1, 4096));
   cmd->add_option("--ddp-rounds", options->ddp_rounds,
                   "times ours and PyTorch's DDP 2 x 1 are run, alternating which goes first; the "
-                  "ratio reported is the median of the rounds' (default 1)")
+                  "ratio reported is the median of the rounds' (default 3)")
       ->check(CLI::Range(1, 100));
   cmd->add_option("--work-dir", options->work_dir,
                   "dataset, cache and runs (default runs/bench-parallel)");

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 #include "../support/build_paths.h"
@@ -208,6 +209,9 @@ TEST(StudyIntegration, TwoSettingGridWritesResultsReportAndPlotAndResumes) {
   // The report: the table, the seed's figures, the failed cell, the plots.
   const std::string report = read_text(options.out_dir + "/report.md");
   EXPECT_NE(report.find("| threads=2 |"), std::string::npos) << report;
+  // Each cell's epoch column: the timed epoch, then all three in parentheses.
+  EXPECT_TRUE(std::regex_search(report, std::regex(R"(\| [0-9.]+ \([0-9.]+ [0-9.]+ [0-9.]+\) \|)")))
+      << report;
   EXPECT_NE(report.find("1.42x at 2 threads"), std::string::npos);
   EXPECT_NE(report.find("## Failed cells"), std::string::npos);
   ASSERT_FALSE(results.plots.empty());

@@ -7,7 +7,7 @@ normalised in the step, optionally under torch.autocast (bf16/fp16, with GradSca
 optionally wrapped in DistributedDataParallel over Gloo when started by torchrun
 (`python -m torch.distributed.run --nproc-per-node 2 parallel_peer.py ...`). Each rank steps on
 its own batch of --batch images. Rank 0 prints one JSON object: global images/s from the median
-step time after warm-up.
+of its step times after warm-up.
 """
 import argparse
 import json
@@ -90,10 +90,9 @@ def main():
         step()
         step_s.append(time.perf_counter() - start)
     if world > 1:
-        # The slowest rank sets the pace: take each step's maximum over ranks.
-        t = torch.tensor(step_s, dtype=torch.float64)
-        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
-        step_s = t.tolist()
+        # Rank 0's step times, as Forensight's metrics.jsonl records them: the gradient all-reduce
+        # locks the ranks into one pace, so either rank's times measure it, and the median of a
+        # per-step maximum over ranks would add the ranks' jitter to PyTorch's side only.
         torch.distributed.destroy_process_group()
     if rank == 0:
         median = statistics.median(step_s)

@@ -10,12 +10,49 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <stdexcept>
 #include <vector>
 
 namespace forensight::testing {
 namespace {
+
+// Removes the folders make_test_dir gave out when the test program ends with every test passed
+// (under ctest a program runs one test); a failure keeps them all for a look. Integration tests
+// write checkpoints of tens of MB each, and a suite that kept them filled a nearly full disk
+// halfway through a CI run. At the program's end, not the test's, because fixtures shared by a
+// suite (SetUpTestSuite, a static) outlive the test that made them.
+class RemoveTestDirsWhenAllPassed : public ::testing::EmptyTestEventListener {
+ public:
+  static RemoveTestDirsWhenAllPassed& instance() {
+    static RemoveTestDirsWhenAllPassed* listener = [] {
+      auto* created = new RemoveTestDirsWhenAllPassed;  // gtest's listener list owns it
+      ::testing::UnitTest::GetInstance()->listeners().Append(created);
+      return created;
+    }();
+    return *listener;
+  }
+
+  void add(const std::filesystem::path& dir) {
+    std::lock_guard lock(mutex_);
+    dirs_.push_back(dir);
+  }
+
+  void OnTestProgramEnd(const ::testing::UnitTest& unit_test) override {
+    if (!unit_test.Passed()) return;
+    std::lock_guard lock(mutex_);
+    for (const auto& dir : dirs_) {
+      std::error_code ignored;  // a folder left behind costs disk, not correctness
+      std::filesystem::remove_all(dir, ignored);
+    }
+    dirs_.clear();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::filesystem::path> dirs_;
+};
 
 void write_jpeg(const std::string& path, const std::vector<unsigned char>& rgb, int size,
                 int quality) {
@@ -85,6 +122,7 @@ std::string make_test_dir() {
   auto dir = std::filesystem::temp_directory_path() / "forensight-tests" / name;
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
+  RemoveTestDirsWhenAllPassed::instance().add(dir);
   return dir.string();
 }
 

@@ -17,7 +17,8 @@ struct TinyDatasetOptions {
 // Writes DIR/0_real/*.jpg and DIR/1_fake/*.jpg (and train.csv); returns DIR.
 std::string write_tiny_dataset(const std::string& dir, const TinyDatasetOptions& options = {});
 
-// A fresh empty folder under the system's temporary directory, named after the running test.
+// A fresh empty folder under the system's temporary directory, named after the running test;
+// removed when the test program ends with every test passed, kept after a failure.
 std::string make_test_dir();
 
 // Runs a shell command; returns its exit status and fills `output` with stdout+stderr.

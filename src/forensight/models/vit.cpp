@@ -67,7 +67,7 @@ torch::Tensor SelfAttentionImpl::forward(torch::Tensor x) {
   // permuted copy: unbind's backward stacks the three gradients straight into (B, N, 3, H, Dh),
   // which views back to (B, N, 3D) for free, where select's backward zero-fills three qkv-sized
   // tensors, sums them and copies the permuted sum back. Same numbers; a ViT-Tiny training step
-  // at 224 px ran 2-5% faster for it on one core (attention block alone: 10%).
+  // at 224 px ran about 2% faster for it on one core (the attention block alone 10%).
   std::vector<torch::Tensor> parts =
       qkv.view({batch, tokens, 3, num_heads_, head_dim}).unbind(/*dim=*/2);  // 3 x (B, N, H, Dh)
   torch::Tensor attended = at::scaled_dot_product_attention(

@@ -263,8 +263,8 @@ void write_report(const std::string& out_dir, const StudyResults& results) {
       "fastest epoch after the first, which warms up; the only one in a one-epoch run) over the "
       "same model's and engine's baseline cell; every epoch's seconds follow the timed one's in "
       "parentheses; validation accuracy and macro-F1 are the last epoch's. Ours/Python: "
-      "Forensight's images/s over the seed's "
-      "Python original in the same settings, from the same weights, data and split.\n\n";
+      "Forensight's images/s over the seed's Python original in the same settings, from the same "
+      "weights, data and split.\n\n";
 
   const nlohmann::json json = results_json(results);
   for (size_t m = 0; m < c.models.size(); ++m) {

@@ -20,7 +20,7 @@ namespace {
 
 // Removes the folders make_test_dir gave out when the test program ends with every test passed
 // (under ctest a program runs one test); a failure keeps them all for a look. Integration tests
-// write checkpoints of tens of MB each, and a suite that kept them filled a nearly full disk
+// write ResNet18 checkpoints of 134 MB each, and a suite that kept them filled a nearly full disk
 // halfway through a CI run. At the program's end, not the test's, because fixtures shared by a
 // suite (SetUpTestSuite, a static) outlive the test that made them.
 class RemoveTestDirsWhenAllPassed : public ::testing::EmptyTestEventListener {

@@ -29,9 +29,9 @@ struct CellRecord {
   Cell cell;
   std::string status = "failed";  // ok or failed
   std::string error;              // why it failed: the exit status and the log's last lines
-  // Timing comes from the timed epoch: the fastest after the first, which
-  // warms up (oneDNN primitives, first touches), so that a neighbour's burst on a shared machine
-  // does not decide a ratio; the first only when the run had one. Accuracy is the last epoch's.
+  // Timing comes from the timed epoch: the fastest after the first, which warms up (oneDNN
+  // primitives, first touches), so that a neighbour's burst on a shared machine does not decide
+  // a ratio; the first only when the run had one. Accuracy is the last epoch's.
   double epoch_s = 0;            // the timed epoch: training pass plus validation pass
   double images_per_s = 0;       // training images of the timed epoch / epoch_s
   std::vector<double> epochs_s;  // every epoch's time, in order

@@ -19,6 +19,7 @@
 #include <optional>
 
 #include "../support/build_paths.h"
+#include "../support/cuda_gpus.h"
 #include "../support/processes.h"
 #include "../support/tiny_dataset.h"
 #include "forensight/core/cuda_runtime.h"
@@ -30,13 +31,11 @@
 #include "forensight/parallel/process_group.h"
 #include "forensight/parallel/rendezvous.h"
 
-#ifndef FORENSIGHT_CUDA_PLUGIN_BUILT
-#define FORENSIGHT_CUDA_PLUGIN_BUILT 0
-#endif
-
 namespace forensight::parallel {
 namespace {
 
+using forensight::testing::cuda_gpu_count;
+using forensight::testing::cuda_plugin_built;
 using forensight::testing::free_port;
 using forensight::testing::self_path;
 
@@ -44,14 +43,6 @@ using forensight::testing::self_path;
 std::filesystem::path built_plugin() {
   return std::filesystem::path(forensight::testing::forensight_binary()).parent_path() /
          kNcclPluginFile;
-}
-
-bool plugin_built() {
-  return FORENSIGHT_CUDA_PLUGIN_BUILT != 0;
-}
-
-int gpu_count() {
-  return load_cuda_runtime().loaded ? static_cast<int>(torch::cuda::device_count()) : 0;
 }
 
 // Sets an environment variable for one scope, restoring the previous value after.
@@ -97,7 +88,8 @@ using LibraryHandle = std::unique_ptr<void, DlClose>;
 // ---- Any machine with a CUDA-enabled LibTorch
 
 TEST(NcclPlugin, IsBuiltNextToTheExecutableAndExportsTheFactory) {
-  if (!plugin_built()) GTEST_SKIP() << "plug-in not built (LibTorch without CUDA, or turned off)";
+  if (!cuda_plugin_built())
+    GTEST_SKIP() << "plug-in not built (LibTorch without CUDA, or turned off)";
   ASSERT_TRUE(std::filesystem::is_regular_file(built_plugin())) << built_plugin().string();
   const CudaRuntime& cuda = load_cuda_runtime();
   ASSERT_TRUE(cuda.loaded) << cuda.error;
@@ -167,8 +159,10 @@ TEST(NcclLoader, MissingPluginIsAClearError) {
 }
 
 TEST(NcclBackend, WithoutAGpuIsAClearError) {
-  if (!plugin_built()) GTEST_SKIP() << "plug-in not built (LibTorch without CUDA, or turned off)";
-  if (gpu_count() > 0) GTEST_SKIP() << "this machine has a GPU: NcclBackend.OneRank* run instead";
+  if (!cuda_plugin_built())
+    GTEST_SKIP() << "plug-in not built (LibTorch without CUDA, or turned off)";
+  if (cuda_gpu_count() > 0)
+    GTEST_SKIP() << "this machine has a GPU: NcclBackend.OneRank* run instead";
   const ScopedEnv env = plugin_env();
   const c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::HashStore>();
   try {
@@ -184,8 +178,10 @@ TEST(NcclBackend, WithoutAGpuIsAClearError) {
 }
 
 TEST(NcclBackend, ProcessGroupOnACudaDeviceWithoutAGpuIsAClearError) {
-  if (!plugin_built()) GTEST_SKIP() << "plug-in not built (LibTorch without CUDA, or turned off)";
-  if (gpu_count() > 0) GTEST_SKIP() << "this machine has a GPU: NcclBackend.OneRank* run instead";
+  if (!cuda_plugin_built())
+    GTEST_SKIP() << "plug-in not built (LibTorch without CUDA, or turned off)";
+  if (cuda_gpu_count() > 0)
+    GTEST_SKIP() << "this machine has a GPU: NcclBackend.OneRank* run instead";
   const ScopedEnv env = plugin_env();
   try {
     ProcessGroup group(world_of_one(),
@@ -248,8 +244,9 @@ void check_reducer_on_gpu(ProcessGroup& group, torch::ScalarType dtype) {
 }
 
 TEST(NcclBackend, OneRankAllReducesBroadcastsAndAveragesOnTheGpu) {
-  if (!plugin_built()) GTEST_SKIP() << "plug-in not built (LibTorch without CUDA, or turned off)";
-  if (gpu_count() < 1) GTEST_SKIP() << "needs a CUDA GPU";
+  if (!cuda_plugin_built())
+    GTEST_SKIP() << "plug-in not built (LibTorch without CUDA, or turned off)";
+  if (cuda_gpu_count() < 1) GTEST_SKIP() << "needs a CUDA GPU";
   const ScopedEnv env = plugin_env();
   const torch::Device gpu(torch::kCUDA, 0);
   ProcessGroup group(world_of_one(),
@@ -271,7 +268,7 @@ TEST(NcclBackend, OneRankAllReducesBroadcastsAndAveragesOnTheGpu) {
   EXPECT_EQ(group.allgather_strings("x"), std::vector<std::string>{"x"});
   group.barrier();
   // A tensor on another device than the group's is refused by name.
-  if (gpu_count() > 1) {
+  if (cuda_gpu_count() > 1) {
     torch::Tensor other = torch::ones({2}, torch::TensorOptions().device(torch::kCUDA, 1));
     EXPECT_THROW(group.allreduce_sum(other), Error);
   }
@@ -293,8 +290,9 @@ TEST(NcclBackend, OneRankAllReducesBroadcastsAndAveragesOnTheGpu) {
 // detected"), which the group's construction reports (the eager connect) as an Error naming the
 // rank. Each rank takes cuda:0 through FORENSIGHT_TEST_NCCL_SAME_GPU.
 TEST(NcclIntegration, TwoRanksOnOneGpuFailAtConstruction) {
-  if (!plugin_built()) GTEST_SKIP() << "plug-in not built (LibTorch without CUDA, or turned off)";
-  if (gpu_count() < 1) GTEST_SKIP() << "needs a CUDA GPU";
+  if (!cuda_plugin_built())
+    GTEST_SKIP() << "plug-in not built (LibTorch without CUDA, or turned off)";
+  if (cuda_gpu_count() < 1) GTEST_SKIP() << "needs a CUDA GPU";
   std::string output;
   const std::string command = fmt::format(
       "FORENSIGHT_TEST_NCCL_SAME_GPU=1 FORENSIGHT_CUDA_PLUGIN={} {} launch --nproc-per-node 2 "
@@ -310,8 +308,9 @@ TEST(NcclIntegration, TwoRanksOnOneGpuFailAtConstruction) {
 // ---- Two GPUs
 
 TEST(NcclIntegration, TwoRanksSumAndAverageAcrossGpus) {
-  if (!plugin_built()) GTEST_SKIP() << "plug-in not built (LibTorch without CUDA, or turned off)";
-  if (gpu_count() < 2) GTEST_SKIP() << "needs two CUDA GPUs";
+  if (!cuda_plugin_built())
+    GTEST_SKIP() << "plug-in not built (LibTorch without CUDA, or turned off)";
+  if (cuda_gpu_count() < 2) GTEST_SKIP() << "needs two CUDA GPUs";
   std::string output;
   const std::string command = fmt::format(
       "FORENSIGHT_CUDA_PLUGIN={} {} launch --nproc-per-node 2 --master-port {} --grace-seconds 2 "

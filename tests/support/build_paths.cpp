@@ -1,4 +1,6 @@
-// tests/CMakeLists.txt gives only this file the FORENSIGHT_BINARY definition (see build_paths.h).
+// tests/CMakeLists.txt gives only this file the FORENSIGHT_BINARY and FORENSIGHT_CUDA_PLUGIN_BUILT
+// definitions (see build_paths.h). A definition given to one test file would not reach it: the
+// test files compile in unity batches, and only the ALONE files keep their own properties.
 #include "build_paths.h"
 
 #include "forensight/core/source_dir.h"
@@ -7,6 +9,10 @@ namespace forensight::testing {
 
 const char* forensight_binary() {
   return FORENSIGHT_BINARY;
+}
+
+bool cuda_plugin_built() {
+  return FORENSIGHT_CUDA_PLUGIN_BUILT != 0;
 }
 
 const std::string& test_source_dir() {

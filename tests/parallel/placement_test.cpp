@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "../support/cuda_gpus.h"
 #include "../support/error_of.h"
 #include "forensight/core/timer.h"
 #include "forensight/models/resnet.h"
@@ -84,7 +85,7 @@ torch::Tensor accumulate_micro_batches(const Model& model, const torch::Tensor& 
                                        const torch::Tensor& y, int micro_batches) {
   const auto xs = x.tensor_split(micro_batches);
   const auto ys = y.tensor_split(micro_batches);
-  torch::Tensor total = torch::zeros({});
+  torch::Tensor total = torch::zeros({}, x.options());
   for (size_t m = 0; m < xs.size(); ++m) {
     const double share = double(xs[m].size(0)) / double(x.size(0));
     torch::Tensor loss = cross_entropy(model->forward(xs[m]), ys[m]) * share;
@@ -268,6 +269,46 @@ TEST(PipelineTest, EvalModeResNetMatchesOneDeviceFullBatch) {
   expect_same_gradients(staged, reference, /*rtol=*/1e-4, /*atol=*/1e-7, "eval-mode resnet");
   torch::NoGradGuard no_grad;
   EXPECT_LE((pipeline->forward(x) - one->forward(x)).abs().max().item<double>(), 1e-4);
+}
+
+// Two stages on one GPU, each on a CUDA stream of its own (stage_stream.h): the pipelined step
+// gives the gradients, losses and running statistics of the same micro-batches run one after
+// another, as on the CPU. A missing event or allocator note between the streams shows here as
+// wrong gradients. Tolerance 10x the CPU's: cuDNN picks its algorithms per call and may reduce in
+// another order (TF32 on, as PyTorch's default for convolutions).
+TEST(PipelineCudaTest, TwoStagesOnOneGpuRunOnStreamsOfTheirOwnAndMatchOneDevice) {
+  if (forensight::testing::cuda_gpu_count() < 1) GTEST_SKIP() << "needs a CUDA GPU";
+  const torch::Device gpu("cuda:0");
+  for (int micro_batches : {2, 4}) {
+    torch::manual_seed(6);
+    Model reference = tiny_resnet(), staged = tiny_resnet();
+    copy_state(reference, staged);
+    reference->to(gpu);
+    staged->to(gpu);
+    const torch::Tensor x = torch::randn({8, 3, 64, 64}).to(gpu);
+    const torch::Tensor y = torch::randint(0, 2, {8}).to(gpu);
+    auto pipeline = make_placement(
+        parse_placement_options("pipeline", "cuda:0,cuda:0", micro_batches), staged, x);
+    const nlohmann::json stages = pipeline->describe()["stages"];
+    ASSERT_TRUE(stages[0].contains("cuda_stream") && stages[1].contains("cuda_stream")) << stages;
+    EXPECT_NE(stages[0]["cuda_stream"], stages[1]["cuda_stream"]) << stages;
+    const torch::Tensor want_loss = accumulate_micro_batches(reference, x, y, micro_batches);
+    for (int step = 0; step < 2; ++step) {  // the second step reuses the allocator's blocks
+      staged->zero_grad();
+      const StepOutput got = pipeline->forward_backward(x, y, cross_entropy, fp32());
+      EXPECT_NEAR(got.loss.item<double>(), want_loss.item<double>(), 1e-4);
+      EXPECT_EQ(got.logits.device(), gpu);
+      expect_same_gradients(
+          staged, reference, /*rtol=*/1e-3, /*atol=*/1e-6,
+          fmt::format("resnet on cuda streams M={} step {}", micro_batches, step + 1));
+      if (step == 0) {
+        auto want_buffers = reference->named_buffers();
+        for (const auto& item : staged->named_buffers())
+          EXPECT_TRUE(torch::allclose(item.value(), want_buffers[item.key()], 1e-4, 1e-5))
+              << item.key();
+      }
+    }
+  }
 }
 
 // --- Threads -------------------------------------------------------------------------------

@@ -13,6 +13,7 @@
 #include <limits>
 #include <thread>
 
+#include "../support/cuda_gpus.h"
 #include "../support/error_of.h"
 #include "../support/tiny_dataset.h"
 #include "forensight/models/batch_norm_relu.h"
@@ -24,10 +25,12 @@
 namespace forensight::parallel {
 namespace {
 
-Precision make_precision(AmpMode mode, int64_t growth_interval = 2000) {
+Precision make_precision(AmpMode mode, int64_t growth_interval = 2000,
+                         torch::Device device = torch::kCPU) {
   PrecisionOptions options;
   options.mode = mode;
   options.growth_interval = growth_interval;
+  options.device = device;
   return Precision(options);
 }
 
@@ -37,7 +40,10 @@ bool cpu_autocast_on() {
 
 // One parameter w (4) with SGD(lr 1): after a step, w = -(the gradient the optimiser saw).
 struct OneParameter {
-  torch::Tensor w = torch::zeros({4}, torch::requires_grad());
+  explicit OneParameter(torch::Device device = torch::kCPU)
+      : w(torch::zeros({4}, torch::TensorOptions().device(device).requires_grad(true))) {}
+
+  torch::Tensor w;
   torch::optim::SGD optimizer{std::vector<torch::Tensor>{w}, torch::optim::SGDOptions(1.0)};
 
   // Backward of scale_loss(sum(w * slope)): w's gradient is slope * scale.
@@ -290,7 +296,7 @@ constexpr GradientTolerance kVitTolerance{.bf16 = 0.05, .fp16 = 0.01};
 // scale: in, the first scale to try; out, the one that worked.
 torch::Tensor fp16_gradient_of(models::ClassifierImpl& model, const torch::Tensor& images,
                                const torch::Tensor& labels, double* scale) {
-  Precision precision = make_precision(AmpMode::kFp16);
+  Precision precision = make_precision(AmpMode::kFp16, 2000, images.device());
   precision.load_scaler_state({.scale = *scale});
   for (int attempt = 0; attempt < 24; ++attempt) {
     torch::Tensor gradient = gradient_of(model, images, labels, precision);
@@ -303,20 +309,24 @@ torch::Tensor fp16_gradient_of(models::ClassifierImpl& model, const torch::Tenso
 }
 
 void expect_reduced_gradients_close(const models::ModelOptions& options,
-                                    const GradientTolerance& tolerance, bool check_fp16) {
+                                    const GradientTolerance& tolerance, bool check_fp16,
+                                    torch::Device device = torch::kCPU) {
   torch::manual_seed(5);
   auto model = models::create_model(options);
+  model->to(device);
   model->train();
   for (auto& p : model->named_parameters())  // ViT's head starts at zero: no gradient upstream
     if (p.key().find("head") != std::string::npos) {
       torch::NoGradGuard no_grad;
       p.value().normal_(0, 0.02);
     }
-  const auto images = torch::randn({4, 3, options.image_size_px, options.image_size_px});
-  const auto labels = torch::tensor({0, 1, 1, 0}, torch::kInt64);  // (4)
+  const auto images = torch::randn({4, 3, options.image_size_px, options.image_size_px}).to(device);
+  const auto labels = torch::tensor({0, 1, 1, 0}, torch::kInt64).to(device);  // (4)
   const auto fp32 = gradient_of(*model, images, labels, make_precision(AmpMode::kOff));
-  const auto bf16 = gradient_of(*model, images, labels, make_precision(AmpMode::kBf16));
-  const std::string what = options.name + (options.channels_last ? " channels-last" : "");
+  const auto bf16 =
+      gradient_of(*model, images, labels, make_precision(AmpMode::kBf16, 2000, device));
+  const std::string what = options.name + (options.channels_last ? " channels-last" : "") +
+                           (device.is_cpu() ? "" : " on " + device.str());
   EXPECT_LT(relative_error(bf16, fp32), tolerance.bf16) << what;
   ::testing::Test::RecordProperty(what + " bf16 error", std::to_string(relative_error(bf16, fp32)));
   if (!check_fp16) return;
@@ -343,6 +353,50 @@ TEST(PrecisionModelTest, Resnet18GradientsUnderAutocastAreCloseToFp32) {
 TEST(PrecisionModelTest, VitTinyGradientsUnderAutocastAreCloseToFp32) {
   expect_reduced_gradients_close({.name = "vit-tiny", .image_size_px = 32}, kVitTolerance,
                                  /*check_fp16=*/true);
+}
+
+// --- CUDA (skipped without a GPU; scripts/gpu-check.sh runs them on the GPU machine) --------
+
+// The scaler on the GPU: its scale, tracker and inf flag live on the device
+// (_amp_foreach_non_finite_check_and_unscale_ and _amp_update_scale_ have CUDA kernels of their
+// own), and the skip decision reads the flag back.
+TEST(PrecisionCudaTest, InfGradientSkipsTheStepAndHalvesTheScaleOnTheGpu) {
+  if (forensight::testing::cuda_gpu_count() < 1) GTEST_SKIP() << "needs a CUDA GPU";
+  const torch::Device gpu("cuda:0");
+  Precision precision = make_precision(AmpMode::kFp16, /*growth_interval=*/2, gpu);
+  OneParameter p(gpu);
+  p.backward(precision, 1.0);
+  EXPECT_EQ(p.w.grad()[0].item<double>(), 65536.0);  // the loss was scaled
+  {
+    torch::NoGradGuard no_grad;
+    p.w.grad()[2] = std::numeric_limits<float>::infinity();
+  }
+  EXPECT_FALSE(p.step(precision));
+  EXPECT_TRUE(torch::equal(p.w.cpu(), torch::zeros({4})));  // weights untouched
+  EXPECT_EQ(precision.scaler_state().scale, 32768.0);
+  EXPECT_EQ(precision.skipped_steps(), 1);
+  for (int step = 1; step <= 2; ++step) {  // clean steps unscale; the second grows the scale
+    p.backward(precision, 2.0);
+    EXPECT_TRUE(p.step(precision));
+  }
+  EXPECT_TRUE(torch::allclose(p.w.cpu(), torch::full({4}, -4.0)));
+  EXPECT_EQ(precision.scaler_state().scale, 65536.0);
+  EXPECT_EQ(precision.scaler_state().growth_tracker, 0);
+}
+
+// bf16 and fp16 autocast on CUDA (cuDNN and cuBLAS in reduced precision) against the same
+// model's fp32 gradients on the GPU, with the CPU's tolerances (GradientTolerance: their size
+// comes from BatchNorm over 4 images amplifying rounding, which is the device's no more than the
+// CPU's). The GPU's fp32 convolutions use TF32, PyTorch's default.
+TEST(PrecisionCudaTest, ModelGradientsUnderAutocastAreCloseToFp32OnTheGpu) {
+  if (forensight::testing::cuda_gpu_count() < 1) GTEST_SKIP() << "needs a CUDA GPU";
+  const torch::Device gpu("cuda:0");
+  for (bool channels_last : {false, true})
+    expect_reduced_gradients_close(
+        {.name = "resnet18", .image_size_px = 64, .channels_last = channels_last}, kResnetTolerance,
+        /*check_fp16=*/true, gpu);
+  expect_reduced_gradients_close({.name = "vit-tiny", .image_size_px = 32}, kVitTolerance,
+                                 /*check_fp16=*/true, gpu);
 }
 
 // The hand-written CPU kernels take float32 only. Inside a ResNet under autocast their inputs

@@ -2,6 +2,7 @@
 #include "forensight/parallel/pipeline.h"
 
 #include <ATen/Parallel.h>
+#include <c10/core/StreamGuard.h>
 
 #include <algorithm>
 #include <exception>
@@ -49,6 +50,7 @@ PipelinePlacement::PipelinePlacement(std::shared_ptr<models::ClassifierImpl> mod
   for (int threads : stage_threads)
     FS_CHECK(threads >= 0, "stage intra-op threads must be >= 0 (0 = default), got {}", threads);
   boundary_bytes_.assign(num_stages, 0);
+  for (const auto& stage : stages_) streams_.emplace_back(stage.device);
   for (size_t s = 0; s < num_stages; ++s)
     workers_.push_back(std::make_unique<StageWorker>(stage_threads[s]));
 }
@@ -75,12 +77,18 @@ StepOutput PipelinePlacement::forward_backward(const torch::Tensor& x, const tor
     torch::Tensor input;       // (b_m, ...) received activation, a leaf that requires grad (s > 0)
     torch::Tensor output;      // (b_m, ...) the stage's output, with its autograd graph
     torch::Tensor input_grad;  // (b_m, ...) d loss / d input, handed back to stage s - 1
+    // CUDA: recorded on the stage's stream after the work that wrote output (input_grad); the
+    // receiving stage's stream waits on it. nullptr on the CPU.
+    std::shared_ptr<c10::Event> output_ready, input_grad_ready;
   };
   std::vector<std::vector<Slot>> slots(num_stages, std::vector<Slot>(num_micro));
   std::vector<torch::Tensor> logits(num_micro);  // M x (b_m, 2) float, on the last stage
   std::vector<torch::Tensor> losses(num_micro);  // M x () mean over the micro-batch's rows
   JobGrid forward_done(num_stages, std::vector<std::shared_future<void>>(num_micro));
   JobGrid backward_done = forward_done;
+
+  // CUDA: the stages' streams start after what the caller enqueued (the input, the last step).
+  for (const auto& stream : streams_) stream.wait_for_current();
 
   // Forwards: each stage's queue gets micro-batches 0..M-1; stage s's job for m waits only for
   // stage s-1's job for m, so stage s works on m while stage s-1 works on m+1.
@@ -92,12 +100,18 @@ StepOutput PipelinePlacement::forward_backward(const torch::Tensor& x, const tor
           s > 0 ? forward_done[s - 1][m] : std::shared_future<void>();
       forward_done[s][m] = workers_[s]->submit([&, s, m, upstream] {
         const torch::Device device = stages_[s].device;
+        const StageStream& stream = streams_[s];
+        const c10::OptionalStreamGuard on_stage_stream(stream.stream());
         Slot& slot = slots[s][m];
         if (s == 0) {
+          stream.record_use(xs[m]);
           slot.input = xs[m].to(device, /*non_blocking=*/true);
         } else {
           upstream.get();
-          slot.input = slots[s - 1][m].output.detach().to(device, /*non_blocking=*/true);
+          const Slot& sent = slots[s - 1][m];
+          stream.wait(sent.output_ready);
+          stream.record_use(sent.output);
+          slot.input = sent.output.detach().to(device, /*non_blocking=*/true);
           slot.input.requires_grad_(true);
         }
         {
@@ -108,6 +122,7 @@ StepOutput PipelinePlacement::forward_backward(const torch::Tensor& x, const tor
           logits[m] = slot.output.to(torch::kFloat);  // (b_m, 2)
           losses[m] = loss_fn(logits[m], ys[m].to(device, /*non_blocking=*/true));
         }
+        slot.output_ready = stream.record();
       });
     }
   }
@@ -118,19 +133,24 @@ StepOutput PipelinePlacement::forward_backward(const torch::Tensor& x, const tor
       std::shared_future<void> downstream =
           s < last ? backward_done[s + 1][m] : std::shared_future<void>();
       backward_done[s][m] = workers_[s]->submit([&, s, m, downstream] {
+        const StageStream& stream = streams_[s];
+        const c10::OptionalStreamGuard on_stage_stream(stream.stream());
         Slot& slot = slots[s][m];
         if (s == last) {
           const double share = static_cast<double>(xs[m].size(0)) / static_cast<double>(batch);
           precision.scale_loss(losses[m] * share).backward();
         } else {
           downstream.get();
-          torch::Tensor grad = slots[s + 1][m].input_grad.to(stages_[s].device,
-                                                             /*non_blocking=*/true);
+          Slot& received = slots[s + 1][m];
+          stream.wait(received.input_grad_ready);
+          stream.record_use(received.input_grad);
+          torch::Tensor grad = received.input_grad.to(stages_[s].device, /*non_blocking=*/true);
           torch::autograd::backward({slot.output}, {grad});
-          slots[s + 1][m].input_grad = torch::Tensor();
+          received.input_grad = torch::Tensor();
         }
         if (s > 0) slot.input_grad = slot.input.grad();
         slot.output = torch::Tensor();
+        slot.input_grad_ready = stream.record();
       });
     }
   }
@@ -147,6 +167,9 @@ StepOutput PipelinePlacement::forward_backward(const torch::Tensor& x, const tor
   wait_all(backward_done);
   rethrow_first_error(forward_done);
   rethrow_first_error(backward_done);
+  // CUDA: the caller's streams wait for the stages' before it reads the logits, the losses and
+  // the gradients (the optimiser step).
+  for (const auto& stream : streams_) stream.make_current_wait();
 
   StepOutput out;
   std::vector<torch::Tensor> detached_logits;
@@ -173,6 +196,7 @@ nlohmann::json PipelinePlacement::describe() const {
   for (size_t s = 0; s < stages_.size(); ++s) {
     nlohmann::json stage = describe_stage(stages_[s]);
     stage["intra_op_threads"] = workers_[s]->intra_op_threads();
+    if (const auto stream = streams_[s].stream()) stage["cuda_stream"] = stream->id();
     stage["boundary_activation_bytes"] = boundary_bytes_[s];
     stages.push_back(stage);
   }

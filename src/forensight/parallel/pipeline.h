@@ -8,12 +8,12 @@
 // detach().requires_grad_(), and its backward hands input.grad() back to the sending stage, which
 // continues its own backward from there. Activations cross devices with .to(device, non_blocking).
 //
-// CUDA: stages use their device's current stream (no per-stage streams: c10::cuda's stream guard
-// would link libtorch_cuda, which this project opens on demand, core/cuda_runtime.h). Stages on
-// different GPUs still overlap, as each GPU has its own stream; two stages on one GPU serialise
-// there. Ordering between stages is the host's: a stage enqueues work on a tensor only after the
-// stage that made it has enqueued the work that writes it, on the same stream or through ATen's
-// cross-device copy, which synchronises the two devices' current streams.
+// CUDA: each stage enqueues on a stream of its own (stage_stream.h), so two stages on one GPU
+// overlap as two on different GPUs do. A stage's stream first waits for the caller's current
+// stream (the step's input, the last optimiser step); each hand-over, forward or backward, waits
+// on an event the sending stage recorded after enqueuing the work that wrote the tensor; and at
+// the end the caller's current streams wait for every stage's, before the caller reads the
+// outputs and the gradients. Autograd runs each backward op on the stream of its forward op.
 //
 // BatchNorm under micro-batches: each micro-batch is normalised with its own statistics (as in
 // GPipe and torch.distributed.pipelining) and the running statistics take one momentum update per
@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "forensight/parallel/placement.h"
+#include "forensight/parallel/stage_stream.h"
 #include "forensight/parallel/stage_worker.h"
 #include "forensight/parallel/stages.h"
 
@@ -45,6 +46,7 @@ class PipelinePlacement : public Placement {
  private:
   std::shared_ptr<models::ClassifierImpl> model_;  // the stages' units borrow it
   std::vector<Stage> stages_;
+  std::vector<StageStream> streams_;  // per stage: its CUDA stream, or none on the CPU
   int micro_batches_;
   std::vector<int64_t> boundary_bytes_;  // per stage: inputs it kept for backward, last step
   // Last member: destroyed (joined) first, before the stages their jobs use.

@@ -360,7 +360,7 @@ fi
 # ---- 4. The CUDA tests, then the remaining precision (fp16) runs
 if [ "$built" = 1 ]; then
   if stage build-tests 150 "'$cmake_bin' --build '$build' --target forensight_tests -j 16"; then
-    stage cuda-tests 60 "'$build/forensight_tests' --gtest_filter='$test_filter' --gtest_output=xml:'$logs/cuda-tests.xml'"
+    stage cuda-tests 60 "'$build/tests/forensight_tests' --gtest_filter='$test_filter' --gtest_output=xml:'$logs/cuda-tests.xml'"
   else
     skip cuda-tests "the test executable was not built"
   fi

@@ -1,10 +1,12 @@
 #include "forensight/core/device.h"
 
 #include <ATen/core/dispatch/Dispatcher.h>
+#include <ATen/detail/CUDAHooksInterface.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <sstream>
+#include <typeinfo>
 
 #include "../support/error_of.h"
 #include "forensight/core/cuda_runtime.h"
@@ -27,10 +29,11 @@ std::string refusal(const std::string& name) {
 }  // namespace
 
 // ctest runs each case in a process of its own, so this one sees a fresh process; it comes first
-// in this file for runs of the whole binary in one process.
+// in this file for runs of the whole binary in one process. It must not ask LibTorch about CUDA
+// (torch::cuda::is_available): asked before libtorch_cuda.so is loaded, LibTorch answers "no
+// CUDA" for the rest of the process, and the CUDA tests after it in one process would see none.
 TEST(DeviceTest, CpuNeverLoadsTheCudaLibraries) {
   EXPECT_EQ(parse_device("cpu"), torch::Device(torch::kCPU));
-  EXPECT_FALSE(torch::cuda::is_available());  // nothing registered CUDA: it is not loaded
   EXPECT_FALSE(process_maps_torch_cuda());
 }
 
@@ -51,6 +54,8 @@ TEST(DeviceTest, NamingCudaLoadsTorchCudaAndItsKernels) {
   }
   EXPECT_TRUE(process_maps_torch_cuda());
   EXPECT_EQ(&load_cuda_runtime(), &runtime);  // once per process
+  // LibTorch's CUDA hooks are CUDA's, not the CPU-only stub it keeps when asked too early.
+  EXPECT_NE(typeid(at::detail::getCUDAHooks()), typeid(at::CUDAHooksInterface));
   // Its static constructors ran: CUDA kernels are registered with the CPU library's dispatcher.
   const auto add = c10::Dispatcher::singleton().findSchemaOrThrow("aten::add", "Tensor");
   EXPECT_TRUE(add.hasKernelForDispatchKey(c10::DispatchKey::CUDA));

@@ -1,10 +1,12 @@
 #include "forensight/core/cuda_runtime.h"
 
 #include <ATen/Context.h>
+#include <ATen/detail/CUDAHooksInterface.h>
 #include <dlfcn.h>
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <typeinfo>
 
 namespace forensight {
 namespace {
@@ -31,6 +33,17 @@ CudaRuntime open_cuda_runtime() {
   if (dlopen(runtime.library.c_str(), RTLD_NOW | RTLD_GLOBAL) == nullptr) {
     const char* why = dlerror();
     runtime.error = fmt::format("cannot load {}: {}", runtime.library, why ? why : "unknown error");
+    return runtime;
+  }
+  // LibTorch keeps the first CUDA hooks anything asked for (at::detail::getCUDAHooks, a static):
+  // asked before this dlopen (torch::manual_seed and torch::cuda::is_available both ask), it
+  // kept the CPU-only stub, and CUDA stays unavailable in this process whatever is loaded now.
+  if (typeid(at::detail::getCUDAHooks()) == typeid(at::CUDAHooksInterface)) {
+    runtime.error = fmt::format(
+        "{} loaded, but this process had already asked LibTorch about CUDA before it was loaded "
+        "and LibTorch keeps that first answer (no CUDA): open the CUDA runtime "
+        "(core/cuda_runtime.h) before seeding or querying CUDA",
+        runtime.library);
     return runtime;
   }
   runtime.loaded = true;

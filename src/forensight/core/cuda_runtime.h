@@ -17,7 +17,10 @@ struct CudaRuntime {
 // Opens libtorch_cuda.so from the folder LibTorch's CPU library was loaded from, once per process
 // (later calls return the first call's result). A CPU-only LibTorch has no such file, which is an
 // error here, not a crash. Whether a GPU is present is a separate question: torch::cuda::
-// device_count() answers it once this has loaded.
+// device_count() answers it once this has loaded. Call this before anything asks LibTorch about
+// CUDA (torch::manual_seed, torch::cuda::is_available or device_count): LibTorch keeps the first
+// CUDA hooks it is asked for, and asked before the load it keeps "no CUDA" for the life of the
+// process; a load after that is refused here with an error that says so.
 const CudaRuntime& load_cuda_runtime();
 
 }  // namespace forensight

@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "forensight/core/cuda_runtime.h"
 #include "forensight/core/error.h"
 #include "forensight/core/timer.h"
 #include "forensight/data/decoded_cache.h"
@@ -236,7 +237,8 @@ DataLoader::DataLoader(Dataset dataset, std::vector<int64_t> indices, TransformO
   s.decode.max_pixels = transform.max_pixels;
 
   if (options.pin_memory) {
-    s.pin = torch::cuda::is_available();
+    // Opened before LibTorch is asked: asked first, it would answer "no CUDA" for good.
+    s.pin = load_cuda_runtime().loaded && torch::cuda::is_available();
     if (!s.pin)
       spdlog::info("pin_memory requested but CUDA is not available: batches are unpinned");
   }

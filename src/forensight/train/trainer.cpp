@@ -132,10 +132,13 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
   FS_CHECK(options.batch_size >= 1, "batch size must be >= 1, got {}", options.batch_size);
   FS_CHECK(options.epochs >= 1, "epochs must be >= 1, got {}", options.epochs);
   set_thread_counts(options.threads, options.interop_threads);
-  torch::manual_seed(options.seed);
 
   // ---- 0. Policies: distribution (this process's rank), precision, placement (after the model)
+  // The distribution resolves the device, which opens the CUDA libraries when it names a GPU
+  // (core/cuda_runtime.h): before the seed, since seeding asks LibTorch for its CUDA hooks, and
+  // LibTorch keeps the hooks it finds first for the life of the process.
   parallel::Distribution distribution(distribution_options(options));
+  torch::manual_seed(options.seed);
   const bool is_main = distribution.is_main();  // only the main rank logs and writes
   if (!is_main && spdlog::get_level() < spdlog::level::warn) spdlog::set_level(spdlog::level::warn);
   const torch::Device device = distribution.device();

@@ -358,9 +358,25 @@ else
 fi
 
 # ---- 4. The CUDA tests, then the remaining precision (fp16) runs
+# Each test in a process of its own, as ctest runs them: LibTorch keeps the first answer it gives
+# about CUDA for the life of its process (core/cuda_runtime.h), so one test that asks too early
+# would make every later GPU test in a shared process skip or fail.
+# shellcheck disable=SC2317  # called from a stage's bash -c (exported below)
+run_cuda_tests() {  # test_binary gtest_filter xml_dir
+  local tests_bin="$1" filter="$2" dir="$3" name rc=0
+  mkdir -p "$dir"
+  "$tests_bin" --gtest_list_tests --gtest_filter="$filter" |
+    awk '/^[^ ]/ { suite = $1 } /^  [^ ]/ { print suite $1 }' >"$dir/list.txt" || return 1
+  while read -r name; do
+    echo "== $name"
+    "$tests_bin" --gtest_filter="$name" --gtest_output="xml:$dir/$name.xml" || rc=1
+  done <"$dir/list.txt"
+  return "$rc"
+}
+export -f run_cuda_tests
 if [ "$built" = 1 ]; then
   if stage build-tests 150 "'$cmake_bin' --build '$build' --target forensight_tests -j 16"; then
-    stage cuda-tests 60 "'$build/tests/forensight_tests' --gtest_filter='$test_filter' --gtest_output=xml:'$logs/cuda-tests.xml'"
+    stage cuda-tests 120 "run_cuda_tests '$build/tests/forensight_tests' '$test_filter' '$logs/cuda-tests'"
   else
     skip cuda-tests "the test executable was not built"
   fi
@@ -449,12 +465,12 @@ summary = {"card": card, "torch_cuda": cuda, "amp": amp, "r18_batch": int(r18_ba
            "targets": targets, "ratios": ratios, "stages": stages, "not_ok": skipped,
            "build": "skipped: " + no_build if no_build else "built"}
 json.dump(summary, open(os.path.join(out, "gpu-summary.json"), "w"), indent=2)
-xml = os.path.join(logs, "cuda-tests.xml")
 tests = []
-if os.path.exists(xml):
+for xml in sorted(glob.glob(os.path.join(logs, "cuda-tests", "*.xml"))):
     for tc in ET.parse(xml).iter("testcase"):
         res = "failed" if tc.find("failure") is not None else ("skipped" if tc.get("result") == "skipped" or tc.find("skipped") is not None else "passed")
         tests.append((tc.get("classname") + "." + tc.get("name"), res))
+if tests:
     summary["cuda_tests"] = [{"test": t, "result": r} for t, r in tests]
     json.dump(summary, open(os.path.join(out, "gpu-summary.json"), "w"), indent=2)
 md = [f"# GPU check: {card}", "", f"torch CUDA {cuda}; AMP for the targets: {amp}; batch {r18_batch} (ResNet18), {vit_batch} (ViT-B/16), 224 px, median step after {WARMUP} warm-up steps.", ""]

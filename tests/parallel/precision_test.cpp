@@ -296,7 +296,7 @@ constexpr GradientTolerance kVitTolerance{.bf16 = 0.05, .fp16 = 0.01};
 // scale: in, the first scale to try; out, the one that worked.
 torch::Tensor fp16_gradient_of(models::ClassifierImpl& model, const torch::Tensor& images,
                                const torch::Tensor& labels, double* scale) {
-  Precision precision = make_precision(AmpMode::kFp16, 2000, images.device());
+  Precision precision = make_precision(AmpMode::kFp16, /*growth_interval=*/2000, images.device());
   precision.load_scaler_state({.scale = *scale});
   for (int attempt = 0; attempt < 24; ++attempt) {
     torch::Tensor gradient = gradient_of(model, images, labels, precision);
@@ -323,8 +323,8 @@ void expect_reduced_gradients_close(const models::ModelOptions& options,
   const auto images = torch::randn({4, 3, options.image_size_px, options.image_size_px}).to(device);
   const auto labels = torch::tensor({0, 1, 1, 0}, torch::kInt64).to(device);  // (4)
   const auto fp32 = gradient_of(*model, images, labels, make_precision(AmpMode::kOff));
-  const auto bf16 =
-      gradient_of(*model, images, labels, make_precision(AmpMode::kBf16, 2000, device));
+  const auto bf16 = gradient_of(*model, images, labels,
+                                make_precision(AmpMode::kBf16, /*growth_interval=*/2000, device));
   const std::string what = options.name + (options.channels_last ? " channels-last" : "") +
                            (device.is_cpu() ? "" : " on " + device.str());
   EXPECT_LT(relative_error(bf16, fp32), tolerance.bf16) << what;

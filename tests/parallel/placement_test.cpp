@@ -375,6 +375,31 @@ TEST(PlacementOptionsTest, RefusesBadValuesNamingTheChoices) {
   EXPECT_NE(stray.find("--placement one runs on --device"), std::string::npos) << stray;
 }
 
+// Built by hand: a CUDA device can be named without a GPU, where parse_placement_options would
+// refuse an absent one first.
+TEST(PlacementOptionsTest, RefusesStagesOfAnotherDeviceTypeThanTheRun) {
+  const torch::Device cpu(torch::kCPU), gpu0(torch::kCUDA, 0), gpu1(torch::kCUDA, 1);
+  PlacementOptions gpu_stages;
+  gpu_stages.kind = "pipeline";
+  gpu_stages.stage_devices = {gpu0, gpu1};
+  const std::string message = error_of([&] { check_stages_match_device(gpu_stages, cpu); });
+  EXPECT_NE(message.find("--placement pipeline puts its stages on CUDA devices but --device is "
+                         "cpu"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("pass --device cuda"), std::string::npos) << message;
+  EXPECT_NO_THROW(check_stages_match_device(gpu_stages, gpu0));
+  EXPECT_NO_THROW(check_stages_match_device(gpu_stages, gpu1));  // the type decides, not the index
+
+  PlacementOptions cpu_stages_options = cpu_stages("naive");
+  EXPECT_NE(error_of([&] {
+              check_stages_match_device(cpu_stages_options, gpu0);
+            }).find("puts its stages on the CPU but --device is cuda:0"),
+            std::string::npos);
+  EXPECT_NO_THROW(check_stages_match_device(cpu_stages_options, cpu));
+  EXPECT_NO_THROW(check_stages_match_device(PlacementOptions{}, gpu0));  // "one": no stages
+}
+
 TEST(PlacementOptionsTest, RefusesMoreMicroBatchesThanImages) {
   const torch::Tensor x = torch::randn({4, 3, 32, 32});
   const std::string at_build =

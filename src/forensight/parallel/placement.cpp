@@ -198,4 +198,14 @@ PlacementOptions parse_placement_options(const std::string& kind, const std::str
   return options;
 }
 
+void check_stages_match_device(const PlacementOptions& options, const torch::Device& device) {
+  if (options.stage_devices.empty()) return;
+  const torch::Device& first = options.stage_devices.front();
+  FS_CHECK(first.type() == device.type(),
+           "--placement {} puts its stages on {} but --device is {}: mixed precision, pinned "
+           "batches and the loss scaler follow --device; pass --device {}",
+           options.kind, first.is_cuda() ? "CUDA devices" : "the CPU", device.str(),
+           first.is_cuda() ? "cuda" : "cpu");
+}
+
 }  // namespace forensight::parallel

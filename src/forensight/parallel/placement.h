@@ -88,4 +88,9 @@ std::unique_ptr<Placement> make_placement(const PlacementOptions& options,
 PlacementOptions parse_placement_options(const std::string& kind, const std::string& stages,
                                          int micro_batches);
 
+// Refuses stages of another device type than --device (the run's device): autocast, pinned
+// batches and the loss scaler follow --device, so `--device cpu --stages cuda:0,cuda:1 --amp bf16`
+// would autocast the CPU while the GPU stages ran fp32. Nothing to check for "one".
+void check_stages_match_device(const PlacementOptions& options, const torch::Device& device);
+
 }  // namespace forensight::parallel

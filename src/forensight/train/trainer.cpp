@@ -226,6 +226,7 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
   const bool channels_last_input = input_channels_last(options, device.is_cpu());
   const parallel::PlacementOptions placement_options =
       parallel::parse_placement_options(options.placement, options.stages, options.micro_batches);
+  parallel::check_stages_match_device(placement_options, device);
   if (options.sync_batchnorm)
     distribution.synchronize_batch_norm(*model, options.model, options.placement);
   // Placement splits the model into stages (timed on an example batch) and moves them to their

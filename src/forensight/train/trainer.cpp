@@ -25,10 +25,8 @@
 #include "forensight/eval/sharded_inference.h"
 #include "forensight/models/registry.h"
 #include "forensight/models/weights.h"
-#include "forensight/parallel/distribution.h"
-#include "forensight/parallel/placement.h"
-#include "forensight/parallel/precision.h"
 #include "forensight/parallel/run_fingerprint.h"
+#include "forensight/parallel/strategies.h"
 #include "forensight/train/checkpoint.h"
 #include "forensight/train/lr_schedule.h"
 #include "forensight/train/model_import.h"
@@ -109,18 +107,17 @@ std::unique_ptr<CheckpointReader> open_resume_checkpoint(const RunDir& run_dir,
   }
 }
 
-// The rank's device is known before its group is made: on a GPU the group adds NCCL there.
-parallel::DistributionOptions distribution_options(const TrainOptions& options) {
-  parallel::DistributionOptions d;
-  d.rendezvous = parallel::rendezvous_from_environment();
-  d.device = parallel::rank_device(options.device, d.rendezvous);
-  d.collective_timeout_s = options.collective_timeout_s;
-  d.buckets.overlap = options.ddp_overlap;
-  FS_CHECK(options.ddp_bucket_mb > 0, "--ddp-bucket-mb must be > 0, got {}", options.ddp_bucket_mb);
-  d.buckets.bucket_bytes = static_cast<int64_t>(options.ddp_bucket_mb * (1 << 20));
-  d.buckets.first_bucket_bytes =
-      std::min<int64_t>(d.buckets.first_bucket_bytes, d.buckets.bucket_bytes);
-  return d;
+// The flags the parallel policies are made from (parallel/strategies.h).
+parallel::StrategyFlags strategy_flags(const TrainOptions& options) {
+  return {.device = options.device,
+          .collective_timeout_s = options.collective_timeout_s,
+          .ddp_overlap = options.ddp_overlap,
+          .ddp_bucket_mb = options.ddp_bucket_mb,
+          .sync_batchnorm = options.sync_batchnorm,
+          .amp = options.amp,
+          .placement = options.placement,
+          .stages = options.stages,
+          .micro_batches = options.micro_batches};
 }
 
 }  // namespace
@@ -137,13 +134,13 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
   // The distribution resolves the device, which opens the CUDA libraries when it names a GPU
   // (core/cuda_runtime.h): before the seed, since seeding asks LibTorch for its CUDA hooks, and
   // LibTorch keeps the hooks it finds first for the life of the process.
-  parallel::Distribution distribution(distribution_options(options));
+  const parallel::StrategyFlags strategies = strategy_flags(options);
+  parallel::Distribution distribution(parallel::make_distribution_options(strategies));
   torch::manual_seed(options.seed);
   const bool is_main = distribution.is_main();  // only the main rank logs and writes
   if (!is_main && spdlog::get_level() < spdlog::level::warn) spdlog::set_level(spdlog::level::warn);
   const torch::Device device = distribution.device();
-  parallel::Precision precision(
-      parallel::PrecisionOptions{.mode = parallel::parse_amp_mode(options.amp), .device = device});
+  parallel::Precision precision(parallel::make_precision_options(strategies, device));
   const double lr_factor = distribution.learning_rate_factor(options.lr_scaling);
   const FaultInjection faults(distribution.rank());
 
@@ -224,18 +221,13 @@ TrainResult train(const TrainOptions& options, const nlohmann::json& resolved_co
   const data::NormPreset norm = data::parse_norm_preset(options.normalization);
   const data::InputFilter input_filter = data::parse_input_filter(options.input_filter);
   const bool channels_last_input = input_channels_last(options, device.is_cpu());
-  const parallel::PlacementOptions placement_options =
-      parallel::parse_placement_options(options.placement, options.stages, options.micro_batches);
-  parallel::check_stages_match_device(placement_options, device);
-  if (options.sync_batchnorm)
-    distribution.synchronize_batch_norm(*model, options.model, options.placement);
   // Placement splits the model into stages (timed on an example batch) and moves them to their
   // devices, before the optimiser takes the parameters.
-  const std::unique_ptr<parallel::Placement> placement =
-      parallel::make_placement(placement_options, model,
-                               parallel::ExampleBatch{options.batch_size, options.image_size_px,
-                                                      device, channels_last_input},
-                               /*log=*/is_main);
+  const std::unique_ptr<parallel::Placement> placement = parallel::make_training_placement(
+      strategies, model, options.model,
+      parallel::ExampleBatch{options.batch_size, options.image_size_px, device,
+                             channels_last_input},
+      distribution, /*log=*/is_main);
 
   OptimizerOptions optimizer_options;
   optimizer_options.name = options.optimizer;
